@@ -1,0 +1,124 @@
+"""What every agent shares that is not the loop: env set-up, seeding, act(), save() and load().
+
+The loop lives in ``rlkit.trainer``; an agent's own file holds its config, networks, ``policy_step``
+and ``update``.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from rlkit.checkpoint import load_checkpoint, save_checkpoint
+from rlkit.config import AgentConfig, config_from_kwargs, config_to_dict
+from rlkit.errors import CheckpointError, ConfigError
+from rlkit.utils import resolve_device, set_seed
+
+
+class Agent:
+    config_class: ClassVar[type[AgentConfig]] = AgentConfig
+    loop: ClassVar[str] = "on_policy"
+
+    def __init__(self, env: Any, **config: Any):
+        from envs import make_vec_env
+
+        self.config = config_from_kwargs(self.config_class, config)
+        cfg = self.config
+        set_seed(cfg.seed)
+        self.device = resolve_device(cfg.device)
+        # Kept for evaluation and checkpoints: an id or a factory can be rebuilt, an instance cannot.
+        self.env_spec = None if isinstance(env, (gym.Env, gym.vector.VectorEnv)) else env
+        self.envs = make_vec_env(
+            env, cfg.num_envs, seed=cfg.seed, backend=cfg.env_backend, vectorization=cfg.vectorization,
+            atari_protocol=cfg.atari_protocol or None,
+        )
+        self.observation_space = self.envs.single_observation_space
+        self.action_space = self.envs.single_action_space
+        self.num_steps = 0  # env steps taken in training, over all envs
+        self.num_updates = 0
+
+    # --- subclass hooks -------------------------------------------------------------------------
+    def predict(self, obs: torch.Tensor, deterministic: bool) -> torch.Tensor:
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    # --- public API -----------------------------------------------------------------------------
+    def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
+        """Actions for one observation or a batch; NumPy in, NumPy out (Box actions within bounds)."""
+        obs = np.asarray(obs)
+        single = obs.shape == self.observation_space.shape
+        batch = torch.as_tensor(obs[None] if single else obs, device=self.device)
+        with torch.inference_mode():
+            actions = self.predict(batch, deterministic).cpu().numpy()
+        if isinstance(self.action_space, gym.spaces.Box):
+            actions = np.clip(actions, self.action_space.low, self.action_space.high)
+        return actions[0] if single else actions
+
+    def learn(
+        self,
+        total_steps: int,
+        log_dir: str | Path | None = None,
+        *,
+        resume: bool = False,
+        checkpoint_freq: int | None = None,
+        eval_freq: int = 0,
+        eval_episodes: int = 20,
+        progress: bool = True,
+    ) -> "Agent":
+        """Train until ``total_steps`` env steps (counted over all envs). Returns the agent."""
+        from rlkit.trainer import train
+
+        return train(
+            self, total_steps, log_dir=log_dir, resume=resume, checkpoint_freq=checkpoint_freq,
+            eval_freq=eval_freq, eval_episodes=eval_episodes, progress=progress,
+        )
+
+    def checkpoint_payload(self) -> dict[str, Any]:
+        return {
+            "agent": type(self).__name__,
+            "env": self.env_spec if isinstance(self.env_spec, str) else None,
+            "config": json.dumps(config_to_dict(self.config)),
+            "counters": {"num_steps": self.num_steps, "num_updates": self.num_updates},
+            "torch_rng": torch.get_rng_state(),
+            "state": self.state_dict(),
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """Atomic write of weights, optimiser, normalisers and counters."""
+        return save_checkpoint(path, self.checkpoint_payload())
+
+    def restore(self, payload: dict[str, Any]) -> None:
+        """Load a checkpoint payload (from ``load_checkpoint``) into this agent."""
+        if payload["agent"] != type(self).__name__:
+            raise CheckpointError(f"the checkpoint holds a {payload['agent']}, not a {type(self).__name__}; load it with that class.")
+        self.load_state_dict(payload["state"])
+        self.num_steps = int(payload["counters"]["num_steps"])
+        self.num_updates = int(payload["counters"]["num_updates"])
+        torch.set_rng_state(payload["torch_rng"])
+
+    @classmethod
+    def load(cls, path: str | Path, env: Any = None, **overrides: Any) -> "Agent":
+        """Rebuild an agent from ``save()``'s file (or a run folder). ``env`` is needed when the agent
+        was trained on an Env instance or a factory; ``overrides`` change config fields (e.g. device)."""
+        payload = load_checkpoint(path)
+        env = env if env is not None else payload["env"]
+        if env is None:
+            raise ConfigError(f"{path} was trained on an env instance or factory; pass env= to load().")
+        config = {**json.loads(payload["config"]), **overrides}
+        if payload["agent"] != cls.__name__:
+            raise CheckpointError(f"{path} holds a {payload['agent']}, not a {cls.__name__}; use {payload['agent']}.load().")
+        agent = cls(env, **config)
+        agent.restore(payload)
+        return agent
+
+    def close(self) -> None:
+        self.envs.close()

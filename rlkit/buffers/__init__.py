@@ -1,0 +1,3 @@
+from rlkit.buffers.rollout import RolloutBuffer
+
+__all__ = ["RolloutBuffer"]

@@ -1,0 +1,30 @@
+"""Typed, user-facing errors. Each message says what went wrong and what to do instead."""
+from __future__ import annotations
+
+
+class RlkitError(Exception):
+    """Base class of every error rlkit raises on purpose."""
+
+
+class ConfigError(RlkitError, ValueError):
+    """A configuration value is invalid (wrong range, wrong type, inconsistent with another)."""
+
+
+class UnknownConfigKeyError(ConfigError):
+    """A configuration key that the agent does not have."""
+
+
+class UnknownEnvError(RlkitError, ValueError):
+    """An environment id that no installed package registers."""
+
+
+class UnsupportedSpaceError(RlkitError, TypeError):
+    """An observation or action space the agent cannot handle."""
+
+
+class CheckpointError(RlkitError):
+    """A checkpoint that is missing, truncated, unsafe or not written by rlkit."""
+
+
+class NonFiniteError(RlkitError, FloatingPointError):
+    """A loss or gradient became NaN or infinite; training stops before the model is corrupted."""

@@ -1,0 +1,92 @@
+"""Observation encoders: MLP for vectors, NatureCNN for stacked frames."""
+from __future__ import annotations
+
+import math
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import nn
+
+from rlkit.errors import UnsupportedSpaceError
+
+ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "elu": nn.ELU, "gelu": nn.GELU}
+
+
+def layer_init(layer: nn.Module, gain: float = math.sqrt(2), bias: float = 0.0) -> nn.Module:
+    """Orthogonal weights, constant bias: the PPO/A2C initialisation of the baselines."""
+    nn.init.orthogonal_(layer.weight, gain)
+    nn.init.constant_(layer.bias, bias)
+    return layer
+
+
+class MLP(nn.Module):
+    """Flatten -> [Linear -> activation] per hidden size. ``out_dim`` is the last hidden size."""
+
+    def __init__(
+        self, in_dim: int, hidden_sizes: tuple[int, ...] = (64, 64), activation: str = "tanh", one_hot: bool = False
+    ):
+        super().__init__()
+        self.one_hot = in_dim if one_hot else 0  # Discrete observations arrive as indices
+        layers: list[nn.Module] = [nn.Flatten()]
+        for size in hidden_sizes:
+            layers += [layer_init(nn.Linear(in_dim, size)), ACTIVATIONS[activation]()]
+            in_dim = size
+        self.net = nn.Sequential(*layers)
+        self.out_dim = in_dim
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        if self.one_hot:
+            obs = nn.functional.one_hot(obs.long().reshape(-1), self.one_hot)
+        return self.net(obs.float())
+
+
+class NatureCNN(nn.Module):
+    """Mnih et al. 2015: 3 conv layers + 512-unit linear layer over [C, 84, 84] uint8 frames."""
+
+    def __init__(self, obs_shape: tuple[int, ...], features_dim: int = 512):
+        super().__init__()
+        channels = obs_shape[0]
+        self.convs = nn.Sequential(
+            layer_init(nn.Conv2d(channels, 32, 8, stride=4)), nn.ReLU(),
+            layer_init(nn.Conv2d(32, 64, 4, stride=2)), nn.ReLU(),
+            layer_init(nn.Conv2d(64, 64, 3, stride=1)), nn.ReLU(),
+            nn.Flatten(),
+        )
+        with torch.no_grad():
+            flat = self.convs(torch.zeros(1, *obs_shape)).shape[1]
+        self.linear = nn.Sequential(layer_init(nn.Linear(flat, features_dim)), nn.ReLU())
+        self.out_dim = features_dim
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.linear(self.convs(obs.float() / 255.0))
+
+
+def is_image_space(space: gym.Space) -> bool:
+    return isinstance(space, gym.spaces.Box) and len(space.shape) == 3 and space.dtype == np.uint8
+
+
+def make_encoder(
+    obs_space: gym.Space, kind: str = "auto", hidden_sizes: tuple[int, ...] = (64, 64), activation: str = "tanh"
+) -> nn.Module:
+    """MLP for Box vectors (and Discrete, one-hot), NatureCNN for uint8 [C, H, W] frames."""
+    if kind == "auto":
+        kind = "cnn" if is_image_space(obs_space) else "mlp"
+    if isinstance(obs_space, gym.spaces.Discrete) and kind == "mlp":
+        return MLP(int(obs_space.n), hidden_sizes, activation, one_hot=True)
+    if not isinstance(obs_space, gym.spaces.Box):
+        raise UnsupportedSpaceError(
+            f"observation space {obs_space} is not supported; rlkit encodes Box and Discrete "
+            "observations. Flatten Dict/Tuple spaces first (gymnasium.wrappers.FlattenObservation)."
+        )
+    if kind == "cnn":
+        if len(obs_space.shape) != 3 or obs_space.shape[0] > obs_space.shape[-1]:
+            raise UnsupportedSpaceError(
+                f"the CNN policy needs [C, H, W] image observations, got shape {obs_space.shape}; "
+                "for Atari use an ALE id (preprocessed for you), otherwise move channels first."
+            )
+        return NatureCNN(obs_space.shape)
+    if kind == "mlp":
+        return MLP(int(np.prod(obs_space.shape)), hidden_sizes, activation)
+    raise UnsupportedSpaceError(f"policy kind {kind!r} unknown; choose 'auto', 'mlp' or 'cnn'.")
+

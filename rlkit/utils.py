@@ -1,0 +1,37 @@
+"""Seeding, devices and threads."""
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import torch
+
+from rlkit.errors import ConfigError
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python, NumPy and torch (envs are seeded by make_vec_env)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except RuntimeError as exc:
+        raise ConfigError(f"device {device!r} is not a torch device; use 'auto', 'cpu' or 'cuda[:N]'.") from exc
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {device!r} asked for CUDA, but torch sees no GPU here; use device='auto' or 'cpu'.")
+    return resolved
+
+
+def configure_threads(requested: int, uses_cnn: bool) -> int:
+    """Set torch's intra-op threads. On a few cores shared with env stepping, small MLPs run
+    fastest on one thread (more threads only add synchronisation); convolutions use every core."""
+    threads = requested or (len(os.sched_getaffinity(0)) if uses_cnn else 1)
+    torch.set_num_threads(threads)
+    return threads
