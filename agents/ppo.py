@@ -15,13 +15,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Optional
 
+import gymnasium as gym
+import numpy as np
 import torch
 from torch import nn
 
 from rlkit.agent import Agent
 from rlkit.buffers import RolloutBuffer
 from rlkit.config import AgentConfig, check
-from rlkit.networks import ValueHead, is_image_space, make_encoder, make_policy_head
+from rlkit.networks import TwinMLP, ValueHead, is_image_space, make_encoder, make_policy_head
 from rlkit.normalize import RunningMeanStd
 from rlkit.returns import compute_gae
 from rlkit.types import ActOut, LearnOut, RolloutBatch
@@ -81,24 +83,41 @@ class PPO2Config(PPOConfig):
 
 
 class ActorCritic(nn.Module):
-    """Encoder(s) -> policy head (distribution params) and value head."""
+    """Encoder(s) -> policy head (distribution params) and value head.
+
+    Separate actor and critic MLPs over vector observations run as one ``TwinMLP``; a CNN (or
+    ``share_trunk=True``) is one encoder feeding both heads.
+    """
 
     def __init__(self, obs_space, action_space, cfg: PPOConfig, agent_name: str):
         super().__init__()
         shared = cfg.share_trunk if cfg.share_trunk is not None else is_image_space(obs_space) and cfg.policy != "mlp"
-        self.actor_encoder = make_encoder(obs_space, cfg.policy, cfg.net_arch, cfg.activation)
-        self.critic_encoder = None if shared else make_encoder(obs_space, cfg.policy, cfg.net_arch, cfg.activation)
-        self.head = make_policy_head(action_space, self.actor_encoder.out_dim, cfg.log_std_init, agent_name)
-        self.value_head = ValueHead(self.actor_encoder.out_dim)
+        twin = not shared and cfg.policy != "cnn" and not is_image_space(obs_space) and isinstance(obs_space, gym.spaces.Box)
+        if twin:
+            self.encoder = TwinMLP(int(np.prod(obs_space.shape)), cfg.net_arch, cfg.activation)
+        else:
+            self.encoder = make_encoder(obs_space, cfg.policy, cfg.net_arch, cfg.activation)
+        self.twin = twin
+        self.critic_encoder = None if shared or twin else make_encoder(obs_space, cfg.policy, cfg.net_arch, cfg.activation)
+        self.head = make_policy_head(action_space, self.encoder.out_dim, cfg.log_std_init, agent_name)
+        self.value_head = ValueHead(self.encoder.out_dim)
+
+    def _features(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.twin:
+            both = self.encoder(obs)
+            return both[0], both[1]
+        features = self.encoder(obs)
+        return features, features if self.critic_encoder is None else self.critic_encoder(obs)
 
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        features = self.actor_encoder(obs)
-        critic_features = features if self.critic_encoder is None else self.critic_encoder(obs)
-        return self.head(features), self.value_head(critic_features)
+        actor, critic = self._features(obs)
+        return self.head(actor), self.value_head(critic)
+
+    def params(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.head(self._features(obs)[0])
 
     def values(self, obs: torch.Tensor) -> torch.Tensor:
-        encoder = self.actor_encoder if self.critic_encoder is None else self.critic_encoder
-        return self.value_head(encoder(obs))
+        return self.value_head(self._features(obs)[1])
 
 
 class PPO(Agent):
@@ -112,7 +131,8 @@ class PPO(Agent):
         self.net = ActorCritic(self.observation_space, self.action_space, cfg, type(self).__name__).to(self.device)
         self.head = self.net.head
         self.threads = configure_threads(cfg.torch_threads, uses_cnn=is_image_space(self.observation_space))
-        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.learning_rate, eps=cfg.adam_eps)
+        # fused Adam: one kernel for all parameters instead of ~10 small ops per tensor.
+        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.learning_rate, eps=cfg.adam_eps, fused=True)
         self.beta = cfg.kl_beta_init
         shape = self.observation_space.shape
         self.obs_rms = RunningMeanStd(shape, self.device) if cfg.normalize_obs else None
@@ -137,7 +157,7 @@ class PPO(Agent):
         return self.net.values(self._normalize(obs))
 
     def predict(self, obs: torch.Tensor, deterministic: bool) -> torch.Tensor:
-        params = self.net.head(self.net.actor_encoder(self._normalize(obs)))
+        params = self.net.params(self._normalize(obs))
         return self.head.mode(params) if deterministic else self.head.sample(params)
 
     def make_rollout_buffer(self) -> RolloutBuffer:
@@ -240,7 +260,7 @@ class PPO(Agent):
         """Measure KL(π_old || π_new) averaged over the batch's states; move β by the PPO-paper rule."""
         cfg = self.config
         kl = torch.cat([
-            self.head.kl(old_params[i], self.net.head(self.net.actor_encoder(obs[i])))
+            self.head.kl(old_params[i], self.net.params(obs[i]))
             for i in torch.arange(obs.shape[0], device=self.device).split(4096)
         ]).mean().item()
         if kl > cfg.kl_target * cfg.kl_tolerance:

@@ -1,7 +1,7 @@
-from rlkit.networks.encoders import MLP, NatureCNN, is_image_space, layer_init, make_encoder
+from rlkit.networks.encoders import MLP, NatureCNN, TwinMLP, is_image_space, layer_init, make_encoder
 from rlkit.networks.heads import CategoricalHead, DiagGaussianHead, ValueHead, make_policy_head
 
 __all__ = [
-    "MLP", "NatureCNN", "is_image_space", "layer_init", "make_encoder",
+    "MLP", "NatureCNN", "TwinMLP", "is_image_space", "layer_init", "make_encoder",
     "CategoricalHead", "DiagGaussianHead", "ValueHead", "make_policy_head",
 ]
