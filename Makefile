@@ -1,0 +1,36 @@
+# The two commands of the README. Both set up .venv from scratch when it is missing.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip install --disable-pip-version-check -q -c constraints.txt
+DEMO   ?= runs/demo-ppo2-cartpole
+
+.PHONY: demo test install install-dev clean
+
+$(VENV)/.base: setup.cfg constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) --upgrade pip setuptools wheel
+	$(PIP) torch==2.13.0          # pinned first: never pulls a CUDA build on a CPU machine
+	$(PIP) -e .
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.base
+	$(PIP) -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.base
+install-dev: $(VENV)/.dev
+
+# Train PPO2 on CartPole-v1 (rl-zoo hyperparameters), evaluate it over 20 episodes.
+demo: $(VENV)/.base
+	$(VENV)/bin/rlkit train ppo2 --env CartPole-v1 --total-steps 99840 --seed 0 \
+		--num-envs 8 --n-steps 32 --batch-size 256 --n-epochs 20 --gamma 0.98 --gae-lambda 0.8 \
+		--learning-rate 1e-3 --anneal-lr true --anneal-clip-range true --ent-coef 0 \
+		--log-dir $(DEMO) --eval-episodes 20
+	$(VENV)/bin/rlkit eval $(DEMO) --episodes 20
+
+test: $(VENV)/.dev
+	$(PY) -m pytest -q tests
+
+clean:
+	rm -rf $(VENV) runs build *.egg-info
