@@ -1,0 +1,97 @@
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from envs import make_env, make_vec_env
+from envs.atari import parse_atari_id
+from rlkit.errors import ConfigError, UnknownEnvError
+
+
+def test_parse_atari_ids():
+    assert parse_atari_id("ALE/Pong-v5") == ("Pong", "v5")
+    assert parse_atari_id("BreakoutNoFrameskip-v4") == ("Breakout", "noframeskip")
+    assert parse_atari_id("CartPole-v1") is None
+
+
+def test_vec_env_step_contract_and_seeding():
+    a, b = make_vec_env("CartPole-v1", 3), make_vec_env("CartPole-v1", 3)
+    np.testing.assert_array_equal(a.reset(seed=7), b.reset(seed=7))
+    actions = np.array([0, 1, 0])
+    step = a.step(actions)
+    assert step.obs.shape == (3, 4) and step.rewards.dtype == np.float32
+    assert step.terminated.dtype == bool and step.truncated.dtype == bool
+    np.testing.assert_array_equal(step.obs, b.step(actions).obs)
+
+
+def test_next_step_autoreset_reports_final_obs_then_reset():
+    env = make_vec_env("CartPole-v1", 1)
+    env.reset(seed=0)
+    for _ in range(500):
+        step = env.step(np.array([0]))
+        if step.terminated[0]:
+            break
+    assert step.episode_done[0] and step.episode_returns[0] == step.episode_lengths[0]
+    assert abs(step.obs[0, 2]) > 0.2  # the pole has fallen: this is the final observation
+    after = env.step(np.array([0]))
+    assert after.rewards[0] == 0 and not after.terminated[0] and abs(after.obs[0, 2]) < 0.06
+
+
+def test_env_factory_and_instance_are_accepted():
+    vec = make_vec_env(lambda: gym.make("CartPole-v1"), 2, seed=0)
+    assert vec.num_envs == 2
+    vec = make_vec_env(gym.make("CartPole-v1"), 1, seed=0)
+    assert vec.single_observation_space.shape == (4,)
+    with pytest.raises(ConfigError, match="factory"):
+        make_vec_env(gym.make("CartPole-v1"), 2)
+
+
+def test_unknown_env_id_has_typed_error_with_suggestion():
+    with pytest.raises(UnknownEnvError, match="CartPole-v1"):
+        make_env("CartPoel-v1")
+    with pytest.raises(UnknownEnvError):
+        make_vec_env("NoSuchGame-v0", backend="envpool")
+
+
+def _play_breakout(backend: str, steps: int = 4000):
+    env = make_vec_env("ALE/Breakout-v5", 1, backend=backend, atari_protocol="noframeskip")
+    obs = env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    life_losses, clipped_sum = 0, 0.0
+    for _ in range(steps):
+        step = env.step(rng.integers(0, 4, size=1))
+        clipped_sum += float(step.rewards[0])
+        assert set(np.unique(step.rewards)) <= {-1.0, 0.0, 1.0}
+        if step.episode_done[0]:
+            return obs, life_losses, step
+        life_losses += int(step.terminated[0])
+    pytest.fail(f"no game over within {steps} steps on {backend}")
+
+
+@pytest.mark.parametrize("backend", ["gymnasium", "envpool"])
+def test_atari_preprocessing_and_full_game_statistics(backend):
+    obs, life_losses, last = _play_breakout(backend)
+    assert obs.shape == (1, 4, 84, 84) and obs.dtype == np.uint8
+    # training signals each of the 5 lives as a terminal, the statistics report one full game
+    assert life_losses == 4 and last.terminated[0]
+    assert last.episode_lengths[0] > 50 and last.episode_returns[0] >= 0
+
+
+def test_envpool_matches_gymnasium_interface():
+    gym_env = make_vec_env("ALE/Pong-v5", 2)
+    pool = make_vec_env("ALE/Pong-v5", 2, backend="envpool")
+    assert gym_env.single_observation_space == pool.single_observation_space
+    assert gym_env.single_action_space == pool.single_action_space
+    a, b = gym_env.reset(seed=1), pool.reset(seed=1)
+    assert a.shape == b.shape and a.dtype == b.dtype
+    sa, sb = gym_env.step(np.zeros(2, dtype=np.int64)), pool.step(np.zeros(2, dtype=np.int64))
+    for x, y in zip(sa, sb):
+        assert np.asarray(x).shape == np.asarray(y).shape and np.asarray(x).dtype == np.asarray(y).dtype
+
+
+def test_evaluation_env_ends_only_on_game_over():
+    env = make_vec_env("ALE/Breakout-v5", 1, training=False)
+    env.reset(seed=0)
+    steps = [env.step(np.array([1])) for _ in range(300)]
+    ends = [bool(s.terminated[0]) for s in steps]
+    assert any(ends)
+    assert ends == [bool(s.episode_done[0]) for s in steps]  # every terminal is a full game over
