@@ -29,7 +29,8 @@ class Logger:
             from torch.utils.tensorboard import SummaryWriter
 
             self.log_dir.mkdir(parents=True, exist_ok=True)
-            self.writer = SummaryWriter(str(self.log_dir), purge_step=start_step if start_step > 0 else None)
+            # Events after the checkpoint (written before a crash) are dropped; those at its step are kept.
+            self.writer = SummaryWriter(str(self.log_dir), purge_step=start_step + 1 if start_step > 0 else None)
             self.csv_path = self.log_dir / "progress.csv"
             self._trim_csv(start_step)
         self.recent_returns: deque[float] = deque(maxlen=100)
