@@ -1,0 +1,63 @@
+"""Sample-efficiency checks: evaluation return after a fixed step budget, several seeds.
+
+    python benchmarks/ppo_learning.py --task cartpole-ppo2 --seeds 0 1 2
+    python benchmarks/ppo_learning.py --task cartpole-ppo  --seeds 0 1 2
+    python benchmarks/ppo_learning.py --task pendulum-ppo2 --seeds 0 1 2
+
+Each agent is evaluated on 20 deterministic episodes (seed 1000 + seed) after training.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.common import save  # noqa: E402
+
+ZOO_CARTPOLE = dict(num_envs=8, n_steps=32, batch_size=256, n_epochs=20, gamma=0.98, gae_lambda=0.8,
+                    learning_rate=1e-3, anneal_lr=True, anneal_clip_range=True, ent_coef=0.0)
+PENDULUM = dict(num_envs=4, n_steps=1024, batch_size=64, n_epochs=10, gamma=0.9, gae_lambda=0.95,
+                learning_rate=1e-3, ent_coef=0.0, clip_range=0.2)
+
+TASKS = {
+    # name: (agent, env, steps, config, target)
+    "cartpole-ppo2": ("PPO2", "CartPole-v1", 99_840, ZOO_CARTPOLE, 475.0),
+    "cartpole-ppo": ("PPO", "CartPole-v1", 149_760, ZOO_CARTPOLE, 475.0),
+    "pendulum-ppo2": ("PPO2", "Pendulum-v1", 200_704, PENDULUM, -300.0),
+}
+
+
+def main() -> None:
+    import agents
+    from rlkit import evaluate
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--task", choices=sorted(TASKS), required=True)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=JSON", help="override config fields")
+    args = parser.parse_args()
+    agent_name, env_id, steps, config, target = TASKS[args.task]
+    config = {**config, **{k: json.loads(v) for k, v in (s.split("=", 1) for s in args.set)}}
+    rows = []
+    for seed in args.seeds:
+        start = time.perf_counter()
+        agent = getattr(agents, agent_name)(env_id, seed=seed, **config)
+        agent.learn(steps, progress=False, eval_episodes=0)
+        seconds = time.perf_counter() - start
+        mean, std = evaluate(agent, episodes=20, seed=1000 + seed)
+        rows.append({"seed": seed, "steps": agent.num_steps, "eval_mean": mean, "eval_std": std, "train_seconds": round(seconds, 1)})
+        print(f"{args.task} seed {seed}: {agent.num_steps} steps, eval {mean:.1f} +/- {std:.1f} ({seconds:.1f} s)", flush=True)
+    means = [r["eval_mean"] for r in rows]
+    summary = {"mean_eval": sum(means) / len(means), "seeds_reaching_target": sum(m >= target for m in means),
+               "target": target}
+    print(json.dumps(summary))
+    save(f"learning_{args.task}", {"task": args.task, "agent": agent_name, "env": env_id, "config": config,
+                                   "runs": rows, "summary": summary})
+
+
+if __name__ == "__main__":
+    main()
