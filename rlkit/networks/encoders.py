@@ -57,9 +57,13 @@ class NatureCNN(nn.Module):
             flat = self.convs(torch.zeros(1, *obs_shape)).shape[1]
         self.linear = nn.Sequential(layer_init(nn.Linear(flat, features_dim)), nn.ReLU())
         self.out_dim = features_dim
+        # channels-last convolutions: same fp32 maths, about 1.6x faster forward+backward on a CPU
+        # with oneDNN (measured in benchmarks/ppo_atari.py), and the layout tensor cores prefer.
+        self.convs.to(memory_format=torch.channels_last)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.linear(self.convs(obs.float() / 255.0))
+        x = (obs.float() / 255.0).contiguous(memory_format=torch.channels_last)
+        return self.linear(self.convs(x))
 
 
 def is_image_space(space: gym.Space) -> bool:
