@@ -1,7 +1,6 @@
 """The training loops. Agents act and update; this module steps, logs, evaluates and checkpoints."""
 from __future__ import annotations
 
-import json
 import math
 import time
 from pathlib import Path
@@ -105,7 +104,3 @@ def train(
         plot_runs([log_dir], log_dir / "learning_curve.png")
     agent.last_summary = summary
     return agent
-
-
-def summary_of(log_dir: str | Path) -> dict:
-    return json.loads((Path(log_dir) / "summary.json").read_text())
