@@ -23,6 +23,7 @@ from torch import nn
 from rlkit.agent import Agent
 from rlkit.buffers import RolloutBuffer
 from rlkit.config import AgentConfig, check
+from rlkit.networks.encoders import ACTIVATIONS
 from rlkit.networks import TwinMLP, ValueHead, is_image_space, make_encoder, make_policy_head
 from rlkit.normalize import RunningMeanStd
 from rlkit.returns import compute_gae
@@ -74,7 +75,7 @@ class PPOConfig(AgentConfig):
               "need kl_target > 0, kl_tolerance > 1, kl_beta_factor > 1, kl_beta_init >= 0")
         check(self.max_grad_norm > 0, f"max_grad_norm must be > 0, got {self.max_grad_norm}")
         check(self.policy in ("auto", "mlp", "cnn"), f"policy must be 'auto', 'mlp' or 'cnn', got {self.policy!r}")
-        check(self.activation in ("tanh", "relu", "elu", "gelu"), f"activation {self.activation!r} unknown")
+        check(self.activation in ACTIVATIONS, f"activation {self.activation!r} unknown; choose one of {sorted(ACTIVATIONS)}")
 
 
 @dataclass

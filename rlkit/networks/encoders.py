@@ -115,8 +115,7 @@ class TwinMLP(nn.Module):
             self.weights.append(nn.Parameter(weight.transpose(1, 2).contiguous()))  # [2, in, out]
             self.biases.append(nn.Parameter(torch.zeros(2, 1, size)))
             in_dim = size
-        self.activation = {"tanh": torch.tanh, "relu": torch.relu, "elu": nn.functional.elu,
-                           "gelu": nn.functional.gelu}[activation]
+        self.activation = ACTIVATIONS[activation]()
         self.out_dim = in_dim
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
