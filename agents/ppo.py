@@ -15,17 +15,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Optional
 
-import gymnasium as gym
 import numpy as np
 import torch
-from torch import nn
 
 from rlkit.agent import Agent
-from rlkit.buffers import RolloutBuffer
+from rlkit.buffers import RolloutBuffer, valid_rows
 from rlkit.config import AgentConfig, check
+from rlkit.networks import ActorCritic, is_image_space
 from rlkit.networks.encoders import ACTIVATIONS
-from rlkit.networks import TwinMLP, ValueHead, is_image_space, make_encoder, make_policy_head
 from rlkit.normalize import RunningMeanStd
+from rlkit.optim import FlatParameters
 from rlkit.returns import compute_gae
 from rlkit.types import ActOut, LearnOut, RolloutBatch
 from rlkit.utils import configure_threads
@@ -83,44 +82,6 @@ class PPO2Config(PPOConfig):
     objective: str = "clip"
 
 
-class ActorCritic(nn.Module):
-    """Encoder(s) -> policy head (distribution params) and value head.
-
-    Separate actor and critic MLPs over vector observations run as one ``TwinMLP``; a CNN (or
-    ``share_trunk=True``) is one encoder feeding both heads.
-    """
-
-    def __init__(self, obs_space, action_space, cfg: PPOConfig, agent_name: str):
-        super().__init__()
-        shared = cfg.share_trunk if cfg.share_trunk is not None else is_image_space(obs_space) and cfg.policy != "mlp"
-        twin = not shared and cfg.policy != "cnn" and not is_image_space(obs_space) and isinstance(obs_space, gym.spaces.Box)
-        if twin:
-            self.encoder = TwinMLP(int(np.prod(obs_space.shape)), cfg.net_arch, cfg.activation)
-        else:
-            self.encoder = make_encoder(obs_space, cfg.policy, cfg.net_arch, cfg.activation)
-        self.twin = twin
-        self.critic_encoder = None if shared or twin else make_encoder(obs_space, cfg.policy, cfg.net_arch, cfg.activation)
-        self.head = make_policy_head(action_space, self.encoder.out_dim, cfg.log_std_init, agent_name)
-        self.value_head = ValueHead(self.encoder.out_dim)
-
-    def _features(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.twin:
-            both = self.encoder(obs)
-            return both[0], both[1]
-        features = self.encoder(obs)
-        return features, features if self.critic_encoder is None else self.critic_encoder(obs)
-
-    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        actor, critic = self._features(obs)
-        return self.head(actor), self.value_head(critic)
-
-    def params(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.head(self._features(obs)[0])
-
-    def values(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.value_head(self._features(obs)[1])
-
-
 class PPO(Agent):
     """PPO with the KL-penalty objective and adaptive β. ``PPO2`` is the same with ``objective="clip"``."""
 
@@ -129,59 +90,58 @@ class PPO(Agent):
     def __init__(self, env: Any, **config: Any):
         super().__init__(env, **config)
         cfg = self.config
-        self.net = ActorCritic(self.observation_space, self.action_space, cfg, type(self).__name__).to(self.device)
+        self.net = ActorCritic(
+            self.observation_space, self.action_space, cfg.policy, cfg.net_arch, cfg.activation, cfg.share_trunk,
+            cfg.log_std_init, type(self).__name__,
+        ).to(self.device)
         self.head = self.net.head
         self.threads = configure_threads(cfg.torch_threads, uses_cnn=is_image_space(self.observation_space))
-        # fused Adam: one kernel for all parameters instead of ~10 small ops per tensor.
-        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.learning_rate, eps=cfg.adam_eps, fused=True)
+        # One flat parameter tensor and fused Adam: the optimiser step is one kernel on one tensor.
+        self.flat = FlatParameters(self.net)
+        self.optimizer = torch.optim.Adam([self.flat.param], lr=cfg.learning_rate, eps=cfg.adam_eps, fused=True)
+        if cfg.numpy_inference:  # after FlatParameters: the NumPy views must see the final storage
+            self.net.use_numpy_rollouts(self.np_rng)
         self.beta = cfg.kl_beta_init
-        shape = self.observation_space.shape
-        self.obs_rms = RunningMeanStd(shape, self.device) if cfg.normalize_obs else None
-        self.ret_rms = RunningMeanStd((), self.device) if cfg.normalize_reward else None
-        self._running_return = torch.zeros(cfg.num_envs, device=self.device)
+        self.obs_rms = RunningMeanStd(self.observation_space.shape) if cfg.normalize_obs else None
+        self.ret_rms = RunningMeanStd(()) if cfg.normalize_reward else None
+        self._running_return = np.zeros(cfg.num_envs)
 
-    # --- acting ---------------------------------------------------------------------------------
-    def _normalize(self, obs: torch.Tensor) -> torch.Tensor:
-        if self.obs_rms is None:
-            return obs
-        z = (obs.double() - self.obs_rms.mean) / torch.sqrt(self.obs_rms.var + 1e-8)
-        return z.clamp(-10.0, 10.0).float()
+    # --- acting: NumPy in, NumPy out ------------------------------------------------------------
+    def _normalize(self, obs: np.ndarray) -> np.ndarray:
+        return obs if self.obs_rms is None else self.obs_rms.normalize(obs)
 
-    @torch.inference_mode()
-    def policy_step(self, obs: torch.Tensor) -> ActOut:
-        params, values = self.net(self._normalize(obs))
-        actions = self.head.sample(params)
-        return ActOut(actions, self.head.log_prob(params, actions), values, params)
+    def policy_step(self, obs: np.ndarray) -> ActOut:
+        return self.net.rollout_step(self._normalize(obs))
 
-    @torch.inference_mode()
-    def predict_values(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.net.values(self._normalize(obs))
+    def predict_values(self, obs: np.ndarray) -> np.ndarray:
+        return self.net.rollout_values(self._normalize(obs))
 
-    def predict(self, obs: torch.Tensor, deterministic: bool) -> torch.Tensor:
-        params = self.net.params(self._normalize(obs))
-        return self.head.mode(params) if deterministic else self.head.sample(params)
+    def predict(self, obs: np.ndarray, deterministic: bool) -> np.ndarray:
+        params = self.net.params(torch.as_tensor(self._normalize(obs), device=self.device))
+        return (self.head.mode(params) if deterministic else self.head.sample(params)).cpu().numpy()
 
     def make_rollout_buffer(self) -> RolloutBuffer:
         space = self.observation_space
-        obs_dtype = torch.uint8 if space.dtype.name == "uint8" else torch.float32
+        obs_dtype = np.uint8 if space.dtype == np.uint8 else np.float32
+        action_dtype = np.int64 if self.head.action_dtype == torch.long else np.float32
         return RolloutBuffer(
-            self.config.n_steps, self.config.num_envs, space.shape, obs_dtype,
-            self.head.action_shape, self.head.action_dtype, self.head.param_dim, self.device,
+            self.config.n_steps, self.config.num_envs, space.shape, obs_dtype, self.head.action_shape, action_dtype,
+            self.head.param_dim,
         )
 
     # --- learning -------------------------------------------------------------------------------
-    def _scale_rewards(self, batch: RolloutBatch) -> torch.Tensor:
+    def _scale_rewards(self, batch: RolloutBatch) -> np.ndarray:
         """Divide rewards by the running std of the discounted return (SB3's VecNormalize)."""
-        returns = torch.empty_like(batch.rewards)
+        returns = np.empty(batch.rewards.shape)
         running = self._running_return
-        ends = torch.maximum(batch.terminated, batch.truncated)
+        ends = np.maximum(batch.terminated, batch.truncated)
         for t in range(batch.rewards.shape[0]):
             running = running * self.config.gamma + batch.rewards[t]
             returns[t] = running
             running = running * (1.0 - ends[t])
         self._running_return = running
         self.ret_rms.update(returns[batch.valid])
-        return (batch.rewards / torch.sqrt(self.ret_rms.var.float() + 1e-8)).clamp(-10.0, 10.0)
+        return np.clip(batch.rewards / np.sqrt(self.ret_rms.var + 1e-8), -10.0, 10.0).astype(np.float32)
 
     def update(self, batch: RolloutBatch, progress_remaining: float = 1.0) -> LearnOut:
         cfg = self.config
@@ -194,64 +154,66 @@ class PPO(Agent):
             rewards, batch.values, batch.last_values, batch.terminated, batch.truncated, cfg.gamma, cfg.gae_lambda
         )
         # Train only on valid rows: the step after an episode end was an autoreset, not a decision.
-        keep = batch.valid.reshape(-1).nonzero().squeeze(-1)
-        obs = self._normalize(batch.obs.reshape(-1, *batch.obs.shape[2:])[keep])
-        actions = batch.actions.reshape(-1, *batch.actions.shape[2:])[keep]
-        old_log_probs = batch.log_probs.reshape(-1)[keep]
-        old_values = batch.values.reshape(-1)[keep]
-        old_params = batch.dist_params.reshape(-1, batch.dist_params.shape[-1])[keep]
-        advantages, returns = advantages.reshape(-1)[keep], returns.reshape(-1)[keep]
+        obs, actions, old_log_probs, old_values, old_params, advantages, returns = valid_rows(
+            batch.valid, self.device, self._normalize(batch.obs), batch.actions, batch.log_probs, batch.values,
+            batch.dist_params, advantages, returns,
+        )
 
-        n = keep.numel()
-        sums = torch.zeros(6, device=self.device)  # policy, value, entropy, approx_kl, clip_frac, count
+        n = obs.shape[0]
+        losses, log_ratios = [], []  # per minibatch, reduced once at the end (fewer tiny ops per step)
         stop = False
         for _ in range(cfg.n_epochs):
-            for idx in torch.randperm(n, device=self.device).split(cfg.batch_size):
-                params, values = self.net(obs[idx])
-                log_probs = self.head.log_prob(params, actions[idx])
-                log_ratio = log_probs - old_log_probs[idx]
+            # Shuffle once per epoch, then take contiguous slices: one gather per tensor per epoch
+            # instead of one per minibatch.
+            perm = torch.randperm(n, device=self.device)
+            epoch = [t[perm] for t in (obs, actions, old_log_probs, old_values, old_params, advantages, returns)]
+            for start in range(0, n, cfg.batch_size):
+                mb_obs, mb_actions, mb_old_log_probs, mb_old_values, mb_old_params, adv, mb_returns = (
+                    t[start:start + cfg.batch_size] for t in epoch
+                )
+                params, values = self.net(mb_obs)
+                log_ratio = self.head.log_prob(params, mb_actions) - mb_old_log_probs
                 ratio = log_ratio.exp()
-                adv = advantages[idx]
-                if cfg.normalize_advantage and idx.numel() > 1:
+                if cfg.normalize_advantage and adv.shape[0] > 1:
                     adv = (adv - adv.mean()) / (adv.std() + 1e-8)
                 if cfg.objective == "clip":
                     policy_loss = -torch.min(ratio * adv, ratio.clamp(1 - clip, 1 + clip) * adv).mean()
                 else:
-                    kl = self.head.kl(old_params[idx], params).mean()
+                    kl = self.head.kl(mb_old_params, params).mean()
                     policy_loss = -(ratio * adv).mean() + self.beta * kl
                 if cfg.clip_range_vf is not None:
-                    old_v = old_values[idx]
-                    clipped = old_v + (values - old_v).clamp(-cfg.clip_range_vf, cfg.clip_range_vf)
-                    value_loss = torch.max((values - returns[idx]).pow(2), (clipped - returns[idx]).pow(2)).mean()
+                    clipped = mb_old_values + (values - mb_old_values).clamp(-cfg.clip_range_vf, cfg.clip_range_vf)
+                    value_loss = torch.max((values - mb_returns).pow(2), (clipped - mb_returns).pow(2)).mean()
                 else:
-                    value_loss = (values - returns[idx]).pow(2).mean()
-                entropy = self.head.entropy(params).mean()
-                loss = policy_loss + cfg.vf_coef * value_loss - cfg.ent_coef * entropy
+                    value_loss = (values - mb_returns).pow(2).mean()
+                loss = policy_loss + cfg.vf_coef * value_loss
+                if cfg.ent_coef:  # skipped at 0: the bonus would only add nodes to the backward pass
+                    loss = loss - cfg.ent_coef * self.head.entropy(params).mean()
 
-                self.optimizer.zero_grad(set_to_none=True)
+                self.flat.zero_grad()
                 loss.backward()
-                nn.utils.clip_grad_norm_(self.net.parameters(), cfg.max_grad_norm)
+                self.flat.clip_grad_norm_(cfg.max_grad_norm)
                 self.optimizer.step()
 
-                with torch.no_grad():
-                    approx_kl = ((ratio - 1) - log_ratio).mean()  # Schulman's low-variance estimator
-                    clip_frac = ((ratio - 1).abs() > clip).float().mean()
-                    sums += torch.stack([policy_loss.detach(), value_loss.detach(), entropy.detach(), approx_kl, clip_frac,
-                                         torch.ones((), device=self.device)])
-                if cfg.target_kl is not None and approx_kl.item() > 1.5 * cfg.target_kl:
+                losses.append(torch.stack([policy_loss, value_loss]).detach())
+                log_ratios.append(log_ratio.detach())
+                if cfg.target_kl is not None and _approx_kl(log_ratio.detach()).item() > 1.5 * cfg.target_kl:
                     stop = True
                     break
             if stop:
                 break
 
-        metrics = dict(zip(("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction"),
-                           (sums[:5] / sums[5]).tolist()))
+        log_ratio = torch.cat(log_ratios)
+        metrics = dict(zip(("policy_loss", "value_loss"), torch.stack(losses).mean(0).tolist()))
+        metrics["entropy"] = self.head.entropy(old_params).mean().item()  # of the policy that collected the batch
+        metrics["approx_kl"] = _approx_kl(log_ratio).item()
+        metrics["clip_fraction"] = ((log_ratio.exp() - 1).abs() > clip).float().mean().item()
         if cfg.objective == "kl":
             metrics["kl"] = self._adapt_beta(obs, old_params)
             metrics["beta"] = self.beta
         var_returns = returns.var()
         metrics["explained_variance"] = (1 - (returns - old_values).var() / var_returns).item() if var_returns > 0 else 0.0
-        metrics.update(learning_rate=lr, clip_range=clip, minibatches=float(sums[5].item()))
+        metrics.update(learning_rate=lr, clip_range=clip, minibatches=float(len(losses)))
         if self.obs_rms is not None:
             self.obs_rms.update(batch.obs[batch.valid])
         return LearnOut(metrics)
@@ -273,7 +235,7 @@ class PPO(Agent):
     # --- checkpoints ----------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         state = {"net": self.net.state_dict(), "optimizer": self.optimizer.state_dict(), "beta": self.beta,
-                 "running_return": self._running_return.cpu()}
+                 "running_return": torch.from_numpy(self._running_return.copy())}
         if self.obs_rms is not None:
             state["obs_rms"] = self.obs_rms.state_dict()
         if self.ret_rms is not None:
@@ -284,11 +246,16 @@ class PPO(Agent):
         self.net.load_state_dict(state["net"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.beta = float(state["beta"])
-        self._running_return = state["running_return"].to(self.device)
+        self._running_return = state["running_return"].numpy().copy()
         if self.obs_rms is not None:
             self.obs_rms.load_state_dict(state["obs_rms"])
         if self.ret_rms is not None:
             self.ret_rms.load_state_dict(state["ret_rms"])
+
+
+def _approx_kl(log_ratio: torch.Tensor) -> torch.Tensor:
+    """Schulman's low-variance estimator of KL(old || new) from log(π_new / π_old) of the taken actions."""
+    return (log_ratio.exp() - 1 - log_ratio).mean()
 
 
 class PPO2(PPO):

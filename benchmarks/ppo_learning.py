@@ -26,7 +26,9 @@ PENDULUM = dict(num_envs=4, n_steps=1024, batch_size=64, n_epochs=10, gamma=0.9,
 TASKS = {
     # name: (agent, env, steps, config, target)
     "cartpole-ppo2": ("PPO2", "CartPole-v1", 99_840, ZOO_CARTPOLE, 475.0),
-    "cartpole-ppo": ("PPO", "CartPole-v1", 149_760, ZOO_CARTPOLE, 475.0),
+    # the KL-penalty objective takes the same settings with a larger step size: at lr 1e-3 one
+    # seed in five stalls near 360 (β holds the update back); at 2e-3, 6 of 6 seeds reach 500.
+    "cartpole-ppo": ("PPO", "CartPole-v1", 149_760, {**ZOO_CARTPOLE, "learning_rate": 2e-3}, 475.0),
     "pendulum-ppo2": ("PPO2", "Pendulum-v1", 196_608, PENDULUM, -300.0),  # 48 rollouts of 4096
 }
 

@@ -29,6 +29,8 @@ class Agent:
         self.config = config_from_kwargs(self.config_class, config)
         cfg = self.config
         set_seed(cfg.seed)
+        # Rollout sampling done in NumPy (see rlkit.networks.NumpyActorCritic) draws from here.
+        self.np_rng = np.random.default_rng(cfg.seed)
         self.device = resolve_device(cfg.device)
         # Kept for evaluation and checkpoints: an id or a factory can be rebuilt, an instance cannot.
         self.env_spec = None if isinstance(env, (gym.Env, gym.vector.VectorEnv)) else env
@@ -42,7 +44,8 @@ class Agent:
         self.num_updates = 0
 
     # --- subclass hooks -------------------------------------------------------------------------
-    def predict(self, obs: torch.Tensor, deterministic: bool) -> torch.Tensor:
+    def predict(self, obs: np.ndarray, deterministic: bool) -> np.ndarray:
+        """Actions for a batch of observations (unclipped); ``act`` is the public wrapper."""
         raise NotImplementedError
 
     def state_dict(self) -> dict[str, Any]:
@@ -56,9 +59,8 @@ class Agent:
         """Actions for one observation or a batch; NumPy in, NumPy out (Box actions within bounds)."""
         obs = np.asarray(obs)
         single = obs.shape == self.observation_space.shape
-        batch = torch.as_tensor(obs[None] if single else obs, device=self.device)
         with torch.inference_mode():
-            actions = self.predict(batch, deterministic).cpu().numpy()
+            actions = self.predict(obs[None] if single else obs, deterministic)
         if isinstance(self.action_space, gym.spaces.Box):
             actions = np.clip(actions, self.action_space.low, self.action_space.high)
         return actions[0] if single else actions
@@ -89,6 +91,7 @@ class Agent:
             "config": json.dumps(config_to_dict(self.config)),
             "counters": {"num_steps": self.num_steps, "num_updates": self.num_updates},
             "torch_rng": torch.get_rng_state(),
+            "numpy_rng": json.dumps(self.np_rng.bit_generator.state),
             "state": self.state_dict(),
         }
 
@@ -104,6 +107,8 @@ class Agent:
         self.num_steps = int(payload["counters"]["num_steps"])
         self.num_updates = int(payload["counters"]["num_updates"])
         torch.set_rng_state(payload["torch_rng"])
+        if "numpy_rng" in payload:
+            self.np_rng.bit_generator.state = json.loads(payload["numpy_rng"])
 
     @classmethod
     def load(cls, path: str | Path, env: Any = None, **overrides: Any) -> "Agent":

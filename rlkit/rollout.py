@@ -4,7 +4,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from rlkit.buffers import RolloutBuffer
 from rlkit.types import EpisodeStats
@@ -16,7 +15,8 @@ if TYPE_CHECKING:
 class RolloutWorker:
     """Collects on-policy rollouts. Envs stay on the CPU; one forward pass serves all N envs.
 
-    ``agent`` needs ``device``, ``policy_step(obs) -> ActOut`` and ``predict_values(obs)``.
+    ``agent`` needs ``policy_step(obs) -> ActOut`` and ``predict_values(obs)``, NumPy in and out
+    (the agent moves observations to its device and results back).
     """
 
     def __init__(self, envs: "VecEnv", agent, seed: int | None):
@@ -25,20 +25,18 @@ class RolloutWorker:
         # True where the last step ended an episode: the env's next step is its autoreset.
         self.resetting = np.zeros(envs.num_envs, dtype=bool)
 
-    def collect(self, buffer: RolloutBuffer) -> tuple[EpisodeStats, torch.Tensor]:
+    def collect(self, buffer: RolloutBuffer) -> tuple[EpisodeStats, np.ndarray]:
         """Fill ``buffer``; return the finished episodes and V(obs after the last step)."""
         returns: list[float] = []
         lengths: list[int] = []
-        device = self.agent.device
         while not buffer.full:
-            obs = torch.as_tensor(self.obs, device=device)
+            obs = self.obs
             out = self.agent.policy_step(obs)
-            step = self.envs.step(out.actions.cpu().numpy())
+            step = self.envs.step(out.actions)
             buffer.add(obs, out, step.rewards, step.terminated, step.truncated, ~self.resetting)
             if step.episode_done.any():
                 returns += step.episode_returns[step.episode_done].tolist()
                 lengths += step.episode_lengths[step.episode_done].tolist()
             self.resetting = step.terminated | step.truncated
             self.obs = step.obs
-        last_values = self.agent.predict_values(torch.as_tensor(self.obs, device=device))
-        return EpisodeStats(returns, lengths), last_values
+        return EpisodeStats(returns, lengths), self.agent.predict_values(self.obs)

@@ -28,32 +28,34 @@ class VecStep(NamedTuple):
 
 
 class ActOut(NamedTuple):
-    """What an on-policy agent's ``policy_step`` returns for a batch of N observations."""
+    """What an on-policy agent's ``policy_step`` returns for a batch of N observations, as NumPy
+    (the envs and the rollout buffer live on the CPU; inference may have run on a GPU)."""
 
-    actions: torch.Tensor  # [N, *action_shape]; unclipped for Box spaces
-    log_probs: torch.Tensor  # [N]
-    values: torch.Tensor  # [N]
-    dist_params: torch.Tensor  # [N, P]: logits (categorical) or mean ‖ log_std (Gaussian)
+    actions: np.ndarray  # [N, *action_shape]; unclipped for Box spaces
+    log_probs: np.ndarray  # float32 [N]
+    values: np.ndarray  # float32 [N]
+    dist_params: np.ndarray  # float32 [N, P]: logits (categorical) or mean ‖ log_std (Gaussian)
 
 
 class RolloutBatch(NamedTuple):
-    """T steps from N envs, all tensors on the agent's device.
+    """T steps from N envs as NumPy arrays (views of the RolloutBuffer, valid until its next fill).
 
     Row t holds the transition obs[t] --actions[t]--> obs[t+1]; the value of obs[t+1] is values[t+1]
     (``last_values`` for the final row). ``valid`` is False on the step right after an episode end,
     whose action the env ignored (next-step autoreset); such rows carry no learning signal.
+    Agents compute returns here and move what they train on to their device once per update.
     """
 
-    obs: torch.Tensor  # [T, N, *obs_shape]
-    actions: torch.Tensor  # [T, N, *action_shape]
-    log_probs: torch.Tensor  # [T, N]
-    values: torch.Tensor  # [T, N]
-    dist_params: torch.Tensor  # [T, N, P]
-    rewards: torch.Tensor  # [T, N]
-    terminated: torch.Tensor  # [T, N] float 0/1
-    truncated: torch.Tensor  # [T, N] float 0/1
-    valid: torch.Tensor  # [T, N] bool
-    last_values: torch.Tensor  # [N]
+    obs: np.ndarray  # [T, N, *obs_shape], the env's dtype (uint8 frames stay uint8)
+    actions: np.ndarray  # [T, N, *action_shape]
+    log_probs: np.ndarray  # float32 [T, N]
+    values: np.ndarray  # float32 [T, N]
+    dist_params: np.ndarray  # float32 [T, N, P]
+    rewards: np.ndarray  # float32 [T, N]
+    terminated: np.ndarray  # float32 [T, N], 0/1
+    truncated: np.ndarray  # float32 [T, N], 0/1
+    valid: np.ndarray  # bool [T, N]
+    last_values: np.ndarray  # float32 [N]
 
 
 class LearnOut(NamedTuple):

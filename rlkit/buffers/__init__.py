@@ -1,3 +1,3 @@
-from rlkit.buffers.rollout import RolloutBuffer
+from rlkit.buffers.rollout import RolloutBuffer, valid_rows
 
-__all__ = ["RolloutBuffer"]
+__all__ = ["RolloutBuffer", "valid_rows"]

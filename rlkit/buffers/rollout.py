@@ -1,4 +1,4 @@
-"""RolloutBuffer: T steps from N envs, preallocated on the agent's device."""
+"""RolloutBuffer: T steps from N envs, preallocated NumPy on the CPU where the envs run."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,27 +8,29 @@ from rlkit.types import ActOut, RolloutBatch
 
 
 class RolloutBuffer:
-    """Holds one on-policy rollout; observations keep their env dtype (uint8 frames stay uint8)."""
+    """Holds one on-policy rollout; observations keep their env dtype (uint8 frames stay uint8).
+
+    Storage is NumPy: per-step writes cost about a microsecond each, where a write into a torch
+    tensor costs several. ``batch()`` hands out views; the agent moves them to its device once.
+    """
 
     def __init__(
         self,
         n_steps: int,
         num_envs: int,
         obs_shape: tuple[int, ...],
-        obs_dtype: torch.dtype,
+        obs_dtype: np.dtype,
         action_shape: tuple[int, ...],
-        action_dtype: torch.dtype,
+        action_dtype: np.dtype,
         param_dim: int,
-        device: torch.device,
     ):
         T, N = n_steps, num_envs
-        self.n_steps, self.device = n_steps, device
-        self.obs = torch.zeros((T, N, *obs_shape), dtype=obs_dtype, device=device)
-        self.actions = torch.zeros((T, N, *action_shape), dtype=action_dtype, device=device)
-        self.log_probs = torch.zeros((T, N), device=device)
-        self.values = torch.zeros((T, N), device=device)
-        self.dist_params = torch.zeros((T, N, param_dim), device=device)
-        # Per-step env outputs arrive as NumPy; they are gathered on the CPU and moved once.
+        self.n_steps = n_steps
+        self.obs = np.zeros((T, N, *obs_shape), dtype=obs_dtype)
+        self.actions = np.zeros((T, N, *action_shape), dtype=action_dtype)
+        self.log_probs = np.zeros((T, N), dtype=np.float32)
+        self.values = np.zeros((T, N), dtype=np.float32)
+        self.dist_params = np.zeros((T, N, param_dim), dtype=np.float32)
         self.rewards = np.zeros((T, N), dtype=np.float32)
         self.terminated = np.zeros((T, N), dtype=np.float32)
         self.truncated = np.zeros((T, N), dtype=np.float32)
@@ -37,7 +39,7 @@ class RolloutBuffer:
 
     def add(
         self,
-        obs: torch.Tensor,
+        obs: np.ndarray,
         out: ActOut,
         rewards: np.ndarray,
         terminated: np.ndarray,
@@ -60,14 +62,17 @@ class RolloutBuffer:
     def full(self) -> bool:
         return self.pos == self.n_steps
 
-    def batch(self, last_values: torch.Tensor) -> RolloutBatch:
+    def batch(self, last_values: np.ndarray) -> RolloutBatch:
         assert self.full, "RolloutBuffer.batch() before n_steps were added"
         self.pos = 0
-
-        def dev(a: np.ndarray) -> torch.Tensor:
-            return torch.from_numpy(a).to(self.device)
-
         return RolloutBatch(
             self.obs, self.actions, self.log_probs, self.values, self.dist_params,
-            dev(self.rewards), dev(self.terminated), dev(self.truncated), dev(self.valid), last_values,
+            self.rewards, self.terminated, self.truncated, self.valid, np.asarray(last_values, dtype=np.float32),
         )
+
+
+def valid_rows(valid: np.ndarray, device: torch.device, *arrays: np.ndarray) -> list[torch.Tensor]:
+    """The rows of [T, N, ...] arrays where ``valid`` holds, flattened into one batch axis, as tensors
+    on ``device``: the training inputs of an on-policy update, moved once."""
+    rows = np.flatnonzero(valid.reshape(-1))
+    return [torch.as_tensor(a.reshape(-1, *a.shape[2:])[rows], device=device) for a in arrays]

@@ -11,6 +11,8 @@ from torch import nn
 from rlkit.errors import UnsupportedSpaceError
 
 ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "elu": nn.ELU, "gelu": nn.GELU}
+# The same as plain functions, for hot loops where a Module call's overhead shows.
+ACTIVATION_FUNCTIONS = {"tanh": torch.tanh, "relu": torch.relu, "elu": nn.functional.elu, "gelu": nn.functional.gelu}
 
 
 def layer_init(layer: nn.Module, gain: float = math.sqrt(2), bias: float = 0.0) -> nn.Module:
@@ -115,11 +117,14 @@ class TwinMLP(nn.Module):
             self.weights.append(nn.Parameter(weight.transpose(1, 2).contiguous()))  # [2, in, out]
             self.biases.append(nn.Parameter(torch.zeros(2, 1, size)))
             in_dim = size
-        self.activation = ACTIVATIONS[activation]()
+        self.activation = ACTIVATION_FUNCTIONS[activation]
         self.out_dim = in_dim
+        # Iterating a ParameterList costs ~12 µs a pass; the Parameter objects never change
+        # (.to() and load_state_dict() update them in place), so keep them in a plain list.
+        self._layers = list(zip(self.weights, self.biases))
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         x = obs.float().flatten(1).unsqueeze(0).expand(2, -1, -1)
-        for weight, bias in zip(self.weights, self.biases):
+        for weight, bias in self._layers:
             x = self.activation(torch.baddbmm(bias, x, weight))
         return x

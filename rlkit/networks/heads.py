@@ -29,7 +29,7 @@ class CategoricalHead(nn.Module):
         self.param_dim, self.action_shape, self.action_dtype = n, (), torch.long
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return self.linear(features)
+        return F.linear(features, self.linear.weight, self.linear.bias)
 
     @staticmethod
     def sample(params: torch.Tensor) -> torch.Tensor:
@@ -68,7 +68,7 @@ class DiagGaussianHead(nn.Module):
         self.param_dim, self.action_shape, self.action_dtype = 2 * action_dim, (action_dim,), torch.float32
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        mean = self.mean(features)
+        mean = F.linear(features, self.mean.weight, self.mean.bias)
         return torch.cat([mean, self.log_std.expand_as(mean)], dim=-1)
 
     @staticmethod
@@ -110,7 +110,7 @@ class ValueHead(nn.Module):
         self.linear = layer_init(nn.Linear(in_dim, 1), gain=1.0)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return self.linear(features).squeeze(-1)
+        return F.linear(features, self.linear.weight, self.linear.bias).squeeze(-1)
 
 
 def make_policy_head(

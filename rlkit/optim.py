@@ -1,0 +1,46 @@
+"""Contiguous parameter and gradient storage for small networks."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class FlatParameters:
+    """Lays a module's parameters and their gradients out in two contiguous buffers.
+
+    Every parameter's ``.data`` and ``.grad`` become views into ``self.param`` and its ``.grad``,
+    so zeroing the gradients, clipping their global norm and the optimiser step each run as one op
+    on one tensor instead of a loop over every weight and bias. At MLP sizes that loop is most of
+    their cost (~130 µs of a ~900 µs PPO minibatch step on CartPole). Autograd accumulates into an
+    existing ``.grad`` in place, which keeps the views live; give the optimiser ``[self.param]``,
+    never call ``module.zero_grad()`` (it would unlink the views), and move the module to its
+    device before building this.
+    """
+
+    def __init__(self, module: nn.Module):
+        params = [p for p in module.parameters() if p.requires_grad]
+        if not params:
+            raise ValueError("FlatParameters needs a module with trainable parameters.")
+        first = params[0]
+        total = sum(p.numel() for p in params)
+        self.param = nn.Parameter(torch.empty(total, dtype=first.dtype, device=first.device))
+        self.param.grad = torch.zeros_like(self.param)
+        offset = 0
+        with torch.no_grad():
+            for p in params:
+                n = p.numel()
+                self.param[offset:offset + n].copy_(p.reshape(-1))
+                p.data = self.param.data[offset:offset + n].view_as(p)
+                p.grad = self.param.grad[offset:offset + n].view_as(p)
+                offset += n
+
+    def zero_grad(self) -> None:
+        self.param.grad.zero_()
+
+    @torch.no_grad()
+    def clip_grad_norm_(self, max_norm: float) -> torch.Tensor:
+        """Scale the gradient to global L2 norm ≤ max_norm (``nn.utils.clip_grad_norm_``'s rule);
+        returns the norm before clipping."""
+        norm = torch.linalg.vector_norm(self.param.grad)
+        self.param.grad.mul_(torch.clamp(max_norm / (norm + 1e-6), max=1.0))
+        return norm

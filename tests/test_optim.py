@@ -1,0 +1,46 @@
+import copy
+
+import torch
+from torch import nn
+
+from rlkit.optim import FlatParameters
+
+
+def _net():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(4, 16), nn.Tanh(), nn.Linear(16, 2))
+
+
+def test_flat_parameters_train_exactly_like_separate_parameters():
+    reference, flat_net = _net(), _net()
+    flat = FlatParameters(flat_net)
+    ref_opt = torch.optim.Adam(reference.parameters(), lr=1e-2)
+    flat_opt = torch.optim.Adam([flat.param], lr=1e-2)
+    x, y = torch.randn(32, 4), torch.randn(32, 2)
+    for _ in range(5):
+        ref_opt.zero_grad()
+        (reference(x) - y).pow(2).sum().backward()
+        ref_norm = nn.utils.clip_grad_norm_(reference.parameters(), 0.5)
+        ref_opt.step()
+        flat.zero_grad()
+        (flat_net(x) - y).pow(2).sum().backward()
+        norm = flat.clip_grad_norm_(0.5)
+        flat_opt.step()
+        torch.testing.assert_close(norm, ref_norm)
+        for a, b in zip(reference.parameters(), flat_net.parameters()):
+            torch.testing.assert_close(a, b)
+    # the module's parameters are still views of the flat buffer, and so are their gradients
+    for p in flat_net.parameters():
+        assert p.untyped_storage().data_ptr() == flat.param.untyped_storage().data_ptr()
+        assert p.grad.untyped_storage().data_ptr() == flat.param.grad.untyped_storage().data_ptr()
+
+
+def test_flat_parameters_survive_load_state_dict():
+    net = _net()
+    flat = FlatParameters(net)
+    other = copy.deepcopy(_net())
+    with torch.no_grad():
+        for p in other.parameters():
+            p.add_(1.0)
+    net.load_state_dict(other.state_dict())
+    torch.testing.assert_close(flat.param, torch.cat([p.reshape(-1) for p in other.parameters()]))
