@@ -1,6 +1,8 @@
 """rlkit agents. ``REGISTRY`` maps CLI names to classes."""
+from agents.a2c import A2C, A2CConfig
 from agents.ppo import PPO, PPO2, PPO2Config, PPOConfig
+from agents.reinforce import Reinforce, ReinforceConfig
 
-REGISTRY = {"ppo": PPO, "ppo2": PPO2}
+REGISTRY = {"ppo": PPO, "ppo2": PPO2, "a2c": A2C, "reinforce": Reinforce}
 
-__all__ = ["PPO", "PPO2", "PPOConfig", "PPO2Config", "REGISTRY"]
+__all__ = ["A2C", "A2CConfig", "PPO", "PPO2", "PPOConfig", "PPO2Config", "Reinforce", "ReinforceConfig", "REGISTRY"]

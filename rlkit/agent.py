@@ -48,6 +48,9 @@ class Agent:
         """Actions for a batch of observations (unclipped); ``act`` is the public wrapper."""
         raise NotImplementedError
 
+    def start_rollouts(self) -> None:
+        """Called when the trainer (re)starts the envs, before the first step of a run."""
+
     def state_dict(self) -> dict[str, Any]:
         raise NotImplementedError
 

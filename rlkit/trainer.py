@@ -57,6 +57,7 @@ def train(
     start = time.perf_counter()
     next_checkpoint = (agent.num_steps // checkpoint_freq + 1) * checkpoint_freq
     next_eval = (agent.num_steps // eval_freq + 1) * eval_freq if eval_freq else math.inf
+    agent.start_rollouts()
     worker = RolloutWorker(agent.envs, agent, seed=agent.config.seed + agent.num_steps)
     buffer = agent.make_rollout_buffer()
     try:

@@ -66,6 +66,13 @@ class ActorCritic(nn.Module):
         actor, critic = self._features(obs)
         return self.head(actor), self.value_head(critic)
 
+    def training_layout(self, obs: torch.Tensor) -> torch.Tensor:
+        """A batch of observations in the memory layout the encoder reads fastest: channels-last
+        for image batches, so minibatch slices of it need no reordering per step."""
+        if obs.dim() == 4:
+            return obs.contiguous(memory_format=torch.channels_last)
+        return obs
+
     def params(self, obs: torch.Tensor) -> torch.Tensor:
         return self.head(self._features(obs)[0])
 

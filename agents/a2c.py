@@ -1,0 +1,81 @@
+"""A2C: synchronous advantage actor-critic (Mnih et al. 2016, without the asynchrony); ALGORITHMS.md §7.
+
+    A_t  = Σ_{k<n} γ^k r_{t+k} + γ^n V(s_{t+n}) − V(s_t)      n-step, per env, cut at episode ends
+           (or GAE(λ) with gae_lambda < 1)
+    loss = −E[A_t log π(a_t|s_t)] + vf_coef E[(R_t − V(s_t))²] − ent_coef E[H(π(·|s_t))]
+
+One gradient step per rollout of n_steps x num_envs transitions. RMSprop is the classic optimiser
+(the A3C paper, SB3's default); Adam is a switch. Actor and critic share their trunk for CNNs and
+are separate MLPs for vector observations unless ``share_trunk`` says otherwise.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from rlkit.buffers import valid_rows
+from rlkit.config import check
+from rlkit.on_policy import OnPolicyAgent, OnPolicyConfig, explained_variance
+from rlkit.returns import compute_gae
+from rlkit.types import LearnOut, RolloutBatch
+
+
+@dataclass
+class A2CConfig(OnPolicyConfig):
+    learning_rate: float = 7e-4
+    n_steps: int = 5
+    gae_lambda: float = 1.0  # 1: plain n-step returns
+    ent_coef: float = 0.0
+    vf_coef: float = 0.5
+    normalize_advantage: bool = False
+    use_rms_prop: bool = True  # False: Adam
+    rms_prop_alpha: float = 0.99  # smoothing constant of the squared-gradient average
+    rms_prop_eps: float = 1e-5
+
+    def validate(self) -> None:
+        super().validate()
+        check(0 <= self.gae_lambda <= 1, f"gae_lambda must be in [0, 1], got {self.gae_lambda}")
+        check(0 < self.rms_prop_alpha < 1 and self.rms_prop_eps > 0, "need 0 < rms_prop_alpha < 1 and rms_prop_eps > 0")
+
+
+class A2C(OnPolicyAgent):
+    """Synchronous advantage actor-critic over ``num_envs`` parallel envs."""
+
+    config_class = A2CConfig
+
+    def make_optimizer(self, params: list[torch.nn.Parameter]) -> torch.optim.Optimizer:
+        cfg = self.config
+        if cfg.use_rms_prop:
+            return torch.optim.RMSprop(params, lr=cfg.learning_rate, alpha=cfg.rms_prop_alpha, eps=cfg.rms_prop_eps)
+        return torch.optim.Adam(params, lr=cfg.learning_rate, fused=True)
+
+    def update(self, batch: RolloutBatch, progress_remaining: float = 1.0) -> LearnOut:
+        cfg = self.config
+        lr = self.set_learning_rate(progress_remaining)
+        advantages, returns = compute_gae(
+            self.training_rewards(batch), batch.values, batch.last_values, batch.terminated, batch.truncated,
+            cfg.gamma, cfg.gae_lambda,
+        )
+        # The step after an episode end was an autoreset, not a decision: it is left out.
+        obs, actions, old_values, advantages, returns = valid_rows(
+            batch.valid, self.device, self.normalize_obs(batch.obs), batch.actions, batch.values, advantages, returns
+        )
+        params, values = self.net(self.net.training_layout(obs))
+        if cfg.normalize_advantage and advantages.shape[0] > 1:
+            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        policy_loss = -(advantages * self.head.log_prob(params, actions)).mean()
+        value_loss = (returns - values).pow(2).mean()
+        loss = policy_loss + cfg.vf_coef * value_loss
+        if cfg.ent_coef:  # left out of the graph at 0
+            entropy = self.head.entropy(params).mean()
+            loss = loss - cfg.ent_coef * entropy
+        else:
+            entropy = self.head.entropy(params.detach()).mean()
+        self.step_optimizer(loss)
+
+        metrics = dict(zip(("policy_loss", "value_loss", "entropy"),
+                           torch.stack([policy_loss, value_loss, entropy]).tolist()))
+        metrics.update(explained_variance=explained_variance(old_values, returns), learning_rate=lr)
+        self.observe_batch(batch)
+        return LearnOut(metrics)

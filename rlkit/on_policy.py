@@ -1,0 +1,159 @@
+"""What the on-policy agents (PPO, A2C, REINFORCE) share besides the loop: an ``ActorCritic``,
+acting on NumPy observations, the rollout buffer, observation/reward normalisation, the optimiser
+set-up and checkpoint state. Each agent's file holds its config defaults and its ``update``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import numpy as np
+import torch
+
+from rlkit.agent import Agent
+from rlkit.buffers import RolloutBuffer
+from rlkit.config import AgentConfig, check
+from rlkit.networks import ActorCritic, is_image_space
+from rlkit.networks.encoders import ACTIVATIONS
+from rlkit.normalize import RunningMeanStd
+from rlkit.optim import FlatParameters
+from rlkit.types import ActOut, RolloutBatch
+from rlkit.utils import configure_threads
+
+
+@dataclass
+class OnPolicyConfig(AgentConfig):
+    learning_rate: float = 3e-4
+    n_steps: int = 2048  # steps per env per rollout
+    gamma: float = 0.99
+    max_grad_norm: float = 0.5
+    anneal_lr: bool = False  # linear decay to 0 over the run
+    normalize_obs: bool = False  # running mean/std of observations (stored in checkpoints)
+    normalize_reward: bool = False  # scale rewards by the std of the discounted return
+    policy: str = "auto"  # "auto", "mlp" or "cnn"
+    net_arch: tuple[int, ...] = (64, 64)
+    activation: str = "tanh"
+    share_trunk: Optional[bool] = None  # one encoder for actor and critic; None: yes for CNN, no for MLP
+    log_std_init: float = 0.0
+
+    def validate(self) -> None:
+        super().validate()
+        check(self.learning_rate > 0, f"learning_rate must be > 0, got {self.learning_rate}")
+        check(self.n_steps >= 1, f"n_steps must be >= 1, got {self.n_steps}")
+        check(0 < self.gamma <= 1, f"gamma must be in (0, 1], got {self.gamma}")
+        check(self.max_grad_norm > 0, f"max_grad_norm must be > 0, got {self.max_grad_norm}")
+        check(self.policy in ("auto", "mlp", "cnn"), f"policy must be 'auto', 'mlp' or 'cnn', got {self.policy!r}")
+        check(self.activation in ACTIVATIONS, f"activation {self.activation!r} unknown; choose one of {sorted(ACTIVATIONS)}")
+        check(len(self.net_arch) >= 1 and all(h >= 1 for h in self.net_arch), f"net_arch needs positive sizes, got {self.net_arch}")
+
+
+class OnPolicyAgent(Agent):
+    """An ``ActorCritic`` on the agent's device, acted through NumPy (``policy_step``), trained by
+    the subclass's ``update(batch, progress_remaining)`` with ``self.optimizer`` over one flat
+    parameter tensor (``self.flat``)."""
+
+    config_class = OnPolicyConfig
+
+    def __init__(self, env: Any, **config: Any):
+        super().__init__(env, **config)
+        cfg = self.config
+        self.net = ActorCritic(
+            self.observation_space, self.action_space, cfg.policy, cfg.net_arch, cfg.activation, cfg.share_trunk,
+            cfg.log_std_init, type(self).__name__,
+        ).to(self.device)
+        self.head = self.net.head
+        self.threads = configure_threads(cfg.torch_threads, uses_cnn=is_image_space(self.observation_space))
+        # One flat parameter tensor: zeroing, clipping and the optimiser step are one op each.
+        self.flat = FlatParameters(self.net)
+        self.optimizer = self.make_optimizer([self.flat.param])
+        if cfg.numpy_inference:  # after FlatParameters: the NumPy views must see the final storage
+            self.net.use_numpy_rollouts(self.np_rng)
+        self.obs_rms = RunningMeanStd(self.observation_space.shape) if cfg.normalize_obs else None
+        self.ret_rms = RunningMeanStd(()) if cfg.normalize_reward else None
+        self._running_return = np.zeros(cfg.num_envs)
+
+    def make_optimizer(self, params: list[torch.nn.Parameter]) -> torch.optim.Optimizer:
+        return torch.optim.Adam(params, lr=self.config.learning_rate, fused=True)
+
+    # --- acting: NumPy in, NumPy out ------------------------------------------------------------
+    def normalize_obs(self, obs: np.ndarray) -> np.ndarray:
+        return obs if self.obs_rms is None else self.obs_rms.normalize(obs)
+
+    def policy_step(self, obs: np.ndarray) -> ActOut:
+        return self.net.rollout_step(self.normalize_obs(obs))
+
+    def predict_values(self, obs: np.ndarray) -> np.ndarray:
+        return self.net.rollout_values(self.normalize_obs(obs))
+
+    def predict(self, obs: np.ndarray, deterministic: bool) -> np.ndarray:
+        params = self.net.params(torch.as_tensor(self.normalize_obs(obs), device=self.device))
+        return (self.head.mode(params) if deterministic else self.head.sample(params)).cpu().numpy()
+
+    def make_rollout_buffer(self) -> RolloutBuffer:
+        space = self.observation_space
+        obs_dtype = np.uint8 if space.dtype == np.uint8 else np.float32
+        action_dtype = np.int64 if self.head.action_dtype == torch.long else np.float32
+        return RolloutBuffer(
+            self.config.n_steps, self.config.num_envs, space.shape, obs_dtype, self.head.action_shape, action_dtype,
+            self.head.param_dim,
+        )
+
+    # --- helpers for update() -------------------------------------------------------------------
+    def set_learning_rate(self, progress_remaining: float) -> float:
+        lr = self.config.learning_rate * (progress_remaining if self.config.anneal_lr else 1.0)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        return lr
+
+    def training_rewards(self, batch: RolloutBatch) -> np.ndarray:
+        """The batch's rewards, divided by the running std of the discounted return when
+        ``normalize_reward`` is on (SB3's VecNormalize rule)."""
+        if self.ret_rms is None:
+            return batch.rewards
+        returns = np.empty(batch.rewards.shape)
+        running = self._running_return
+        ends = np.maximum(batch.terminated, batch.truncated)
+        for t in range(batch.rewards.shape[0]):
+            running = running * self.config.gamma + batch.rewards[t]
+            returns[t] = running
+            running = running * (1.0 - ends[t])
+        self._running_return = running
+        self.ret_rms.update(returns[batch.valid])
+        return np.clip(batch.rewards / np.sqrt(self.ret_rms.var + 1e-8), -10.0, 10.0).astype(np.float32)
+
+    def step_optimizer(self, loss: torch.Tensor) -> None:
+        """Backward, clip the global gradient norm to ``max_grad_norm``, optimiser step."""
+        self.flat.zero_grad()
+        loss.backward()
+        self.flat.clip_grad_norm_(self.config.max_grad_norm)
+        self.optimizer.step()
+
+    def observe_batch(self, batch: RolloutBatch) -> None:
+        """After an update: fold the batch's observations into the normaliser's statistics."""
+        if self.obs_rms is not None:
+            self.obs_rms.update(batch.obs[batch.valid])
+
+    # --- checkpoints ----------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        state = {"net": self.net.state_dict(), "optimizer": self.optimizer.state_dict(),
+                 "running_return": torch.from_numpy(self._running_return.copy())}
+        if self.obs_rms is not None:
+            state["obs_rms"] = self.obs_rms.state_dict()
+        if self.ret_rms is not None:
+            state["ret_rms"] = self.ret_rms.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.net.load_state_dict(state["net"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self._running_return = state["running_return"].numpy().copy()
+        if self.obs_rms is not None:
+            self.obs_rms.load_state_dict(state["obs_rms"])
+        if self.ret_rms is not None:
+            self.ret_rms.load_state_dict(state["ret_rms"])
+
+
+def explained_variance(predicted: torch.Tensor, target: torch.Tensor) -> float:
+    """1 - Var[target - predicted] / Var[target]: 1 is a perfect critic, 0 no better than a constant."""
+    var = target.var()
+    return (1 - (target - predicted).var() / var).item() if var > 0 else 0.0
