@@ -1,8 +1,11 @@
 """Sample-efficiency checks: evaluation return after a fixed step budget, several seeds.
 
-    python benchmarks/ppo_learning.py --task cartpole-ppo2 --seeds 0 1 2
-    python benchmarks/ppo_learning.py --task cartpole-ppo  --seeds 0 1 2
-    python benchmarks/ppo_learning.py --task pendulum-ppo2 --seeds 0 1 2
+    python benchmarks/learning.py --task cartpole-ppo2 --seeds 0 1 2
+    python benchmarks/learning.py --task cartpole-ppo  --seeds 0 1 2
+    python benchmarks/learning.py --task pendulum-ppo2 --seeds 0 1 2
+    python benchmarks/learning.py --task cartpole-a2c --seeds 0 1 2
+    python benchmarks/learning.py --task cartpole-reinforce-value --seeds 0 1 2
+    python benchmarks/learning.py --task cartpole-reinforce-mean --seeds 0 1 2
 
 Each agent is evaluated on 20 deterministic episodes (seed 1000 + seed) after training.
 """
@@ -30,6 +33,11 @@ TASKS = {
     # seed in five stalls near 360 (β holds the update back); at 2e-3, 6 of 6 seeds reach 500.
     "cartpole-ppo": ("PPO", "CartPole-v1", 149_760, {**ZOO_CARTPOLE, "learning_rate": 2e-3}, 475.0),
     "pendulum-ppo2": ("PPO2", "Pendulum-v1", 196_608, PENDULUM, -300.0),  # 48 rollouts of 4096
+    # rl-zoo a2c.yml CartPole-v1: 8 envs, otherwise SB3's A2C defaults (n_steps 5, RMSprop, lr 7e-4)
+    "cartpole-a2c": ("A2C", "CartPole-v1", 200_000, dict(num_envs=8, ent_coef=0.0), 475.0),
+    # REINFORCE defaults: 1 env, updates every 1000 steps on the episodes that finished, Adam 1e-3
+    "cartpole-reinforce-value": ("Reinforce", "CartPole-v1", 300_000, dict(baseline="value"), 475.0),
+    "cartpole-reinforce-mean": ("Reinforce", "CartPole-v1", 300_000, dict(baseline="mean"), 475.0),
 }
 
 

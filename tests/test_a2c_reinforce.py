@@ -1,0 +1,191 @@
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from agents import A2C, Reinforce
+from rlkit import evaluate
+from rlkit.checkpoint import load_checkpoint
+from rlkit.errors import ConfigError
+from rlkit.rollout import RolloutWorker
+from rlkit.types import RolloutBatch
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+# --- learning (the 3-seed versions are benchmarks/learning.py) -------------------------------------
+def test_a2c_learns_cartpole_within_200k_steps():
+    agent = A2C("CartPole-v1", seed=1, num_envs=8).learn(200_000, progress=False, eval_episodes=0)
+    assert evaluate(agent, episodes=20, seed=123)[0] >= 475
+
+
+def test_reinforce_with_learned_baseline_learns_cartpole_within_300k_steps():
+    agent = Reinforce("CartPole-v1", seed=1, baseline="value").learn(300_000, progress=False, eval_episodes=0)
+    assert evaluate(agent, episodes=20, seed=123)[0] >= 475
+
+
+# --- the estimator ------------------------------------------------------------------------------
+def _episodes_from_initial_policy(agent: Reinforce, steps: int) -> dict[str, np.ndarray]:
+    buffer = agent.make_rollout_buffer()
+    _, last_values = RolloutWorker(agent.envs, agent, seed=0).collect(buffer)
+    return agent.finished_episodes(buffer.batch(last_values))
+
+
+def _per_episode_gradients(agent: Reinforce, episodes: dict[str, np.ndarray], baseline: str) -> torch.Tensor:
+    """One flattened policy-gradient estimate Σ_t (G_t − b) ∇log π(a_t|s_t) per episode."""
+    agent.config.baseline = baseline
+    ends = np.flatnonzero(np.maximum(episodes["terminated"], episodes["truncated"])) + 1
+    starts = np.concatenate([[0], ends[:-1]])
+    obs = torch.as_tensor(episodes["obs"])
+    actions = torch.as_tensor(episodes["actions"])
+    returns = torch.as_tensor(episodes["returns"])
+    grads = []
+    for a, b in zip(starts, ends):
+        agent.flat.zero_grad()
+        params, values = agent.net(obs[a:b])
+        agent.policy_loss(params, actions[a:b], agent.weights(returns[a:b], values)).backward()
+        grads.append(agent.flat.param.grad.clone())
+    return torch.stack(grads)
+
+
+def test_baseline_lowers_the_variance_of_the_per_episode_gradient():
+    agent = Reinforce("CartPole-v1", seed=0, n_steps=4000)
+    episodes = _episodes_from_initial_policy(agent, 4000)
+    assert np.maximum(episodes["terminated"], episodes["truncated"]).sum() >= 50
+    # running-mean baseline: the mean return of earlier episodes (here: of this fixed batch)
+    agent.baseline_mean = float(episodes["returns"].mean())
+    none = _per_episode_gradients(agent, episodes, "none")
+    mean = _per_episode_gradients(agent, episodes, "mean")
+    # learned baseline: fit V(s) to the returns on this batch first (critic only)
+    obs, returns = torch.as_tensor(episodes["obs"]), torch.as_tensor(episodes["returns"])
+    critic = torch.optim.Adam(list(agent.net.encoder.parameters()) + list(agent.net.value_head.parameters()), lr=1e-2)
+    for _ in range(300):
+        critic.zero_grad(set_to_none=False)  # keep the grads as views of the flat buffer
+        (agent.net.values(obs) - returns).pow(2).mean().backward()
+        critic.step()
+    value = _per_episode_gradients(agent, episodes, "value")
+    total_var = {name: g.var(dim=0).sum().item() for name, g in (("none", none), ("mean", mean), ("value", value))}
+    # (measured with seed 0: none 7.1e3, running mean 4.3e3, learned value 2.2e3)
+    assert total_var["mean"] < 0.75 * total_var["none"], total_var
+    assert total_var["value"] < 0.75 * total_var["mean"], total_var
+    # the mean of the estimate moves much less than its spread (a baseline adds no bias in expectation)
+    assert (mean.mean(0) - none.mean(0)).norm() < none.std(0).norm()
+
+
+def _batch(rewards, terminated, truncated, values, last_values, valid=None) -> RolloutBatch:
+    T = len(rewards)
+    col = lambda x, dtype=np.float32: np.asarray(x, dtype=dtype)[:, None]  # noqa: E731
+    return RolloutBatch(
+        obs=np.zeros((T, 1, 4), np.float32), actions=np.zeros((T, 1), np.int64), log_probs=np.zeros((T, 1), np.float32),
+        values=col(values), dist_params=np.zeros((T, 1, 2), np.float32), rewards=col(rewards),
+        terminated=col(terminated), truncated=col(truncated),
+        valid=col(valid if valid is not None else [True] * T, bool), last_values=np.asarray([last_values], np.float32),
+    )
+
+
+def test_whole_episodes_reward_to_go_truncation_bootstrap_and_carry_over():
+    agent = Reinforce("CartPole-v1", seed=0, gamma=0.5, baseline="value")
+    # episode 1: rows 0-1 (terminated at 1); row 2 is the autoreset step; episode 2 starts at row 3
+    first = agent.finished_episodes(_batch([1, 2, 0, 4], [0, 1, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], 0,
+                                           valid=[True, True, False, True]))
+    np.testing.assert_allclose(first["returns"], [1 + 0.5 * 2, 2])
+    # episode 2 continues into the next rollout and is truncated there: bootstrap from V(final obs) = 10
+    second = agent.finished_episodes(_batch([8, 0], [0, 0], [1, 0], [0, 10], 0, valid=[True, False]))
+    np.testing.assert_allclose(second["returns"], [4 + 0.5 * (8 + 0.5 * 10), 8 + 0.5 * 10])
+    assert len(second["obs"]) == 2  # the held-back first step of episode 2 is trained on now
+
+
+def test_whole_return_weights_and_no_bootstrap_without_a_critic():
+    agent = Reinforce("CartPole-v1", seed=0, gamma=0.5, baseline="mean", reward_to_go=False)
+    ep = agent.finished_episodes(_batch([1, 2, 4], [0, 0, 0], [0, 0, 1], [0, 0, 0], 100))
+    np.testing.assert_allclose(ep["returns"], [1 + 0.5 * 2 + 0.25 * 4] * 3)  # R(τ) on every step, no V(final)
+
+
+def test_envs_reset_drops_partial_episodes():
+    agent = Reinforce("CartPole-v1", seed=0)
+    assert agent.finished_episodes(_batch([1, 1], [0, 0], [0, 0], [0, 0], 0)) == {}
+    agent.start_rollouts()
+    ep = agent.finished_episodes(_batch([3], [1], [0], [0], 0))
+    np.testing.assert_allclose(ep["returns"], [3])
+
+
+def test_running_mean_baseline_tracks_returns_and_is_checkpointed(tmp_path):
+    agent = Reinforce("CartPole-v1", seed=0, baseline="mean", n_steps=256)
+    agent.learn(1024, progress=False, eval_episodes=0)
+    assert agent.baseline_mean is not None and agent.baseline_mean > 0
+    agent.save(tmp_path / "r.pt")
+    assert Reinforce.load(tmp_path / "r.pt").baseline_mean == pytest.approx(agent.baseline_mean)
+
+
+# --- A2C switches ------------------------------------------------------------------------------
+def test_a2c_optimiser_and_trunk_switches():
+    rms = A2C("CartPole-v1", seed=0)
+    adam = A2C("CartPole-v1", seed=0, use_rms_prop=False)
+    assert isinstance(rms.optimizer, torch.optim.RMSprop) and isinstance(adam.optimizer, torch.optim.Adam)
+    assert rms.optimizer.defaults["alpha"] == 0.99 and rms.optimizer.defaults["eps"] == 1e-5
+    assert rms.net.twin  # separate actor and critic MLPs by default
+    shared = A2C("CartPole-v1", seed=0, share_trunk=True)
+    assert not shared.net.twin and shared.net.critic_encoder is None
+
+
+def test_a2c_gae_lambda_one_is_n_step_returns():
+    agent = A2C("CartPole-v1", seed=0, n_steps=3, gamma=0.9)
+    from rlkit.returns import compute_gae
+
+    batch = _batch([1, 1, 1], [0, 0, 0], [0, 0, 0], [0.5, 0.2, 0.1], 2.0)
+    _, returns = compute_gae(batch.rewards, batch.values, batch.last_values, batch.terminated, batch.truncated,
+                             agent.config.gamma, agent.config.gae_lambda)
+    np.testing.assert_allclose(returns[0, 0], 1 + 0.9 + 0.81 + 0.729 * 2.0, rtol=1e-6)
+
+
+def test_a2c_atari_cnn_shared_trunk_updates():
+    agent = A2C("ALE/Pong-v5", seed=0, num_envs=2, n_steps=5, ent_coef=0.01, torch_threads=1)
+    before = agent.flat.param.detach().clone()
+    agent.learn(20, progress=False, eval_episodes=0)
+    assert agent.net.critic_encoder is None and not torch.equal(before, agent.flat.param)
+
+
+def test_reinforce_rejects_unknown_baseline():
+    with pytest.raises(ConfigError, match="baseline"):
+        Reinforce("CartPole-v1", baseline="median")
+
+
+# --- save/load and resume --------------------------------------------------------------------------
+@pytest.mark.parametrize("cls,kwargs", [(A2C, dict(num_envs=4)), (Reinforce, dict(n_steps=200)),
+                                        (Reinforce, dict(n_steps=200, baseline="mean"))])
+def test_save_load_round_trip(cls, kwargs, tmp_path):
+    agent = cls("CartPole-v1", seed=0, **kwargs).learn(1600, progress=False, eval_episodes=0)
+    agent.save(tmp_path / "a.pt")
+    loaded = cls.load(tmp_path / "a.pt")
+    obs = np.random.default_rng(0).standard_normal((16, 4)).astype(np.float32)
+    np.testing.assert_array_equal(loaded.act(obs, deterministic=True), agent.act(obs, deterministic=True))
+    torch.testing.assert_close(loaded.flat.param, agent.flat.param)
+    assert loaded.num_steps == agent.num_steps
+    state, loaded_state = agent.optimizer.state_dict()["state"], loaded.optimizer.state_dict()["state"]
+    for key in state[0]:
+        torch.testing.assert_close(loaded_state[0][key], state[0][key])
+
+
+def _csv_steps(run: Path) -> list[int]:
+    with open(run / "progress.csv", newline="") as f:
+        return [int(row["step"]) for row in csv.DictReader(f)]
+
+
+@pytest.mark.parametrize("name,flags", [("a2c", ["--num-envs", "4"]), ("reinforce", ["--n-steps", "250"])])
+def test_cli_resume_continues_the_run(name, flags, tmp_path):
+    run = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    base = [sys.executable, "-m", "rlkit.cli", "train", name, "--env", "CartPole-v1", "--eval-episodes", "0",
+            "--no-progress", "--log-dir", str(run), *flags]
+    subprocess.run([*base, "--total-steps", "2000"], env=env, check=True, timeout=120)
+    first = _csv_steps(run)
+    subprocess.run([*base, "--total-steps", "4000", "--resume"], env=env, check=True, timeout=120)
+    assert load_checkpoint(run / "checkpoint.pt")["counters"]["num_steps"] == 4000
+    steps = _csv_steps(run)
+    assert steps[: len(first)] == first and steps[-1] == 4000
+    assert steps == sorted(set(steps))  # one continuous, non-repeating curve
