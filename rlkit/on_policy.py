@@ -57,12 +57,14 @@ class OnPolicyAgent(Agent):
     def __init__(self, env: Any, **config: Any):
         super().__init__(env, **config)
         cfg = self.config
+        # threads first: the orthogonal init (a LAPACK QR) rounds differently on different thread
+        # counts, and the same seed must give the same weights in a fresh process and in a warm one
+        self.threads = configure_threads(cfg.torch_threads, uses_cnn=is_image_space(self.observation_space))
         self.net = ActorCritic(
             self.observation_space, self.action_space, cfg.policy, cfg.net_arch, cfg.activation, cfg.share_trunk,
             cfg.log_std_init, type(self).__name__,
         ).to(self.device)
         self.head = self.net.head
-        self.threads = configure_threads(cfg.torch_threads, uses_cnn=is_image_space(self.observation_space))
         # One flat parameter tensor: zeroing, clipping and the optimiser step are one op each.
         self.flat = FlatParameters(self.net)
         self.optimizer = self.make_optimizer([self.flat.param])
