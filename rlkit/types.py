@@ -58,6 +58,24 @@ class RolloutBatch(NamedTuple):
     last_values: np.ndarray  # float32 [N]
 
 
+class ReplaySample(NamedTuple):
+    """B transitions drawn from a ReplayBuffer, as NumPy (the agent moves them to its device).
+
+    The target of transition i is rewards[i] + discounts[i] * (1 - terminated[i]) * V(next_obs[i]):
+    rewards is the n-step return Σ_{k<m} γ^k r_{t+k} and discounts γ^m, where m ≤ n_step is cut
+    short by an episode end (next_obs is then the final observation of a truncated episode).
+    """
+
+    obs: np.ndarray  # [B, *obs_shape]
+    actions: np.ndarray  # [B, *action_shape]
+    rewards: np.ndarray  # float32 [B], n-step discounted return
+    next_obs: np.ndarray  # [B, *obs_shape]
+    terminated: np.ndarray  # float32 [B], 1 where the episode terminated inside the window
+    discounts: np.ndarray  # float32 [B], γ^m
+    weights: np.ndarray  # float32 [B], importance-sampling weights (1 for uniform sampling)
+    indices: np.ndarray  # int64 [B], buffer slots, for update_priorities
+
+
 class LearnOut(NamedTuple):
     """What an agent's ``update`` returns: scalar metrics, logged as ``losses/<name>``."""
 
