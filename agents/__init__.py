@@ -1,8 +1,10 @@
 """rlkit agents. ``REGISTRY`` maps CLI names to classes."""
 from agents.a2c import A2C, A2CConfig
+from agents.dqn import DQN, DQNConfig, Rainbow, RainbowConfig
 from agents.ppo import PPO, PPO2, PPO2Config, PPOConfig
 from agents.reinforce import Reinforce, ReinforceConfig
 
-REGISTRY = {"ppo": PPO, "ppo2": PPO2, "a2c": A2C, "reinforce": Reinforce}
+REGISTRY = {"ppo": PPO, "ppo2": PPO2, "a2c": A2C, "reinforce": Reinforce, "dqn": DQN, "rainbow": Rainbow}
 
-__all__ = ["A2C", "A2CConfig", "PPO", "PPO2", "PPOConfig", "PPO2Config", "Reinforce", "ReinforceConfig", "REGISTRY"]
+__all__ = ["A2C", "A2CConfig", "DQN", "DQNConfig", "PPO", "PPO2", "PPOConfig", "PPO2Config", "Rainbow",
+           "RainbowConfig", "Reinforce", "ReinforceConfig", "REGISTRY"]

@@ -1,0 +1,277 @@
+"""DQN and its extensions as independent switches; ``Rainbow`` is the preset with all of them on.
+
+Mnih et al. 2015; double Q (van Hasselt et al. 2016), dueling (Wang et al. 2016), prioritized
+replay (Schaul et al. 2016), n-step returns, noisy nets (Fortunato et al. 2018), distributional C51
+(Bellemare et al. 2017), Rainbow (Hessel et al. 2018); ALGORITHMS.md §6.
+
+    target  y = R^(n) + γ^n (1 − terminated) Q_target(s', a*)     a* = argmax_a Q_target(s', a),
+            or, with double, a* = argmax_a Q_online(s', a) (chosen online, valued by the target)
+    loss    Huber(Q(s, a) − y) weighted by the importance weights (prioritized), or with
+            distributional: the cross-entropy to the projected target distribution.
+
+Exploration: ε-greedy on a linear schedule, Boltzmann as an option, or the noisy layers' own noise
+(``noisy=True`` replaces ε). The replay buffer and the target network are saved with the agent.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from rlkit.agent import Agent
+from rlkit.buffers import ReplayBuffer
+from rlkit.config import AgentConfig, check
+from rlkit.errors import UnsupportedSpaceError
+from rlkit.networks import is_image_space, make_encoder
+from rlkit.networks.encoders import ACTIVATIONS
+from rlkit.networks.q_head import QHead, project_distribution
+from rlkit.optim import FlatParameters
+from rlkit.types import LearnOut, ReplaySample
+from rlkit.utils import configure_threads
+
+
+@dataclass
+class DQNConfig(AgentConfig):
+    learning_rate: float = 1e-4
+    buffer_size: int = 1_000_000
+    learning_starts: int = 100  # env steps of random actions before learning
+    batch_size: int = 32
+    tau: float = 1.0  # target update: 1 copies, < 1 is Polyak averaging
+    gamma: float = 0.99
+    train_freq: int = 4  # env steps (per env) between learning phases
+    gradient_steps: int = 1  # gradient steps per learning phase
+    target_update_interval: int = 10_000  # env steps between target updates
+    exploration_fraction: float = 0.1  # ε decays linearly over this fraction of the run
+    exploration_initial_eps: float = 1.0
+    exploration_final_eps: float = 0.05
+    exploration: str = "epsilon"  # "epsilon" or "boltzmann" (ignored with noisy=True)
+    boltzmann_temperature: float = 1.0
+    max_grad_norm: float = 10.0
+    adam_eps: float = 1e-8
+    double: bool = False
+    dueling: bool = False
+    prioritized: bool = False
+    prioritized_alpha: float = 0.6
+    prioritized_beta: float = 0.4  # annealed linearly to 1 over the run
+    priority_eps: float = 1e-6
+    n_step: int = 1
+    noisy: bool = False
+    noisy_sigma0: float = 0.5
+    distributional: bool = False
+    atoms: int = 51
+    v_min: float = -10.0
+    v_max: float = 10.0
+    policy: str = "auto"  # "auto", "mlp" or "cnn"
+    net_arch: tuple[int, ...] = (64, 64)
+    activation: str = "relu"
+    save_replay: bool = True  # keep the replay buffer in checkpoints (so --resume keeps it)
+
+    def validate(self) -> None:
+        super().validate()
+        check(self.learning_rate > 0 and self.batch_size >= 1 and self.buffer_size >= 1, "need learning_rate > 0, batch_size >= 1, buffer_size >= 1")
+        check(0 < self.tau <= 1, f"tau must be in (0, 1], got {self.tau}")
+        check(0 < self.gamma <= 1, f"gamma must be in (0, 1], got {self.gamma}")
+        check(self.train_freq >= 1 and self.gradient_steps >= 1 and self.target_update_interval >= 1,
+              "train_freq, gradient_steps and target_update_interval must be >= 1")
+        check(0 <= self.exploration_fraction <= 1, f"exploration_fraction must be in [0, 1], got {self.exploration_fraction}")
+        check(0 <= self.exploration_final_eps <= 1 and 0 <= self.exploration_initial_eps <= 1, "ε values must be in [0, 1]")
+        check(self.exploration in ("epsilon", "boltzmann"), f"exploration must be 'epsilon' or 'boltzmann', got {self.exploration!r}")
+        check(self.boltzmann_temperature > 0, "boltzmann_temperature must be > 0")
+        check(self.n_step >= 1, f"n_step must be >= 1, got {self.n_step}")
+        check(self.atoms >= 2 and self.v_max > self.v_min, "need atoms >= 2 and v_max > v_min")
+        check(0 <= self.prioritized_alpha and 0 <= self.prioritized_beta <= 1, "need prioritized_alpha >= 0, prioritized_beta in [0, 1]")
+        check(self.policy in ("auto", "mlp", "cnn"), f"policy must be 'auto', 'mlp' or 'cnn', got {self.policy!r}")
+        check(self.activation in ACTIVATIONS, f"activation {self.activation!r} unknown; choose one of {sorted(ACTIVATIONS)}")
+
+
+@dataclass
+class RainbowConfig(DQNConfig):
+    double: bool = True
+    dueling: bool = True
+    prioritized: bool = True
+    prioritized_alpha: float = 0.5
+    n_step: int = 3
+    noisy: bool = True
+    distributional: bool = True
+    learning_rate: float = 6.25e-5
+    adam_eps: float = 1.5e-4
+
+
+class QNetwork(nn.Module):
+    def __init__(self, obs_space: gym.Space, n_actions: int, cfg: DQNConfig):
+        super().__init__()
+        self.encoder = make_encoder(obs_space, cfg.policy, cfg.net_arch, cfg.activation)
+        self.head = QHead(self.encoder.out_dim, n_actions, cfg.dueling, cfg.noisy, cfg.distributional,
+                          cfg.atoms, cfg.v_min, cfg.v_max, cfg.noisy_sigma0)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        """Q-values [B, n], or atom logits [B, n, atoms] when distributional."""
+        return self.head(self.encoder(obs))
+
+    def q_values(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.head.q_values(self(obs))
+
+
+class DQN(Agent):
+    """Deep Q-learning with double, dueling, prioritized, n-step, noisy and distributional switches."""
+
+    config_class = DQNConfig
+    loop = "off_policy"
+
+    def __init__(self, env: Any, **config: Any):
+        super().__init__(env, **config)
+        cfg = self.config
+        if not isinstance(self.action_space, gym.spaces.Discrete):
+            raise UnsupportedSpaceError(
+                f"{type(self).__name__} needs a Discrete action space, got {self.action_space}. For Box "
+                "actions use DDPG, PPO/PPO2, A2C or Reinforce."
+            )
+        image = is_image_space(self.observation_space)
+        self.threads = configure_threads(cfg.torch_threads, uses_cnn=image)
+        self.n_actions = int(self.action_space.n)
+        self.q_net = QNetwork(self.observation_space, self.n_actions, cfg).to(self.device)
+        self.target_net = copy.deepcopy(self.q_net)
+        self.target_net.requires_grad_(False)
+        self.flat = FlatParameters(self.q_net)
+        self.optimizer = torch.optim.Adam([self.flat.param], lr=cfg.learning_rate, eps=cfg.adam_eps, fused=True)
+        space = self.observation_space
+        self.replay = ReplayBuffer(
+            cfg.buffer_size, cfg.num_envs, space.shape, np.uint8 if space.dtype == np.uint8 else np.float32,
+            (), np.int64, gamma=cfg.gamma, n_step=cfg.n_step, frame_stack=space.shape[0] if image else 1,
+            prioritized=cfg.prioritized, alpha=cfg.prioritized_alpha, priority_eps=cfg.priority_eps, seed=cfg.seed,
+        )
+        self._last_train_step = 0
+        self._last_target_update = 0
+
+    # --- acting ---------------------------------------------------------------------------------
+    def epsilon(self, progress: float) -> float:
+        cfg = self.config
+        if cfg.exploration_fraction == 0:
+            return cfg.exploration_final_eps
+        frac = min(1.0, progress / cfg.exploration_fraction)
+        return cfg.exploration_initial_eps + frac * (cfg.exploration_final_eps - cfg.exploration_initial_eps)
+
+    @torch.no_grad()
+    def _q(self, obs: np.ndarray) -> torch.Tensor:
+        return self.q_net.q_values(torch.as_tensor(obs, device=self.device))
+
+    def predict(self, obs: np.ndarray, deterministic: bool) -> np.ndarray:
+        return self._q(obs).argmax(-1).cpu().numpy()
+
+    def explore(self, obs: np.ndarray, progress: float) -> np.ndarray:
+        """Behaviour actions for a batch of observations (random before ``learning_starts``)."""
+        cfg = self.config
+        n = obs.shape[0]
+        if self.num_steps < cfg.learning_starts:
+            return self.np_rng.integers(0, self.n_actions, size=n)
+        if cfg.noisy:
+            self.q_net.head.reset_noise()
+            return self._q(obs).argmax(-1).cpu().numpy()
+        q = self._q(obs)
+        if cfg.exploration == "boltzmann":
+            probs = torch.softmax(q / cfg.boltzmann_temperature, -1).cpu().numpy().astype(np.float64)
+            u = self.np_rng.random((n, 1))
+            return np.minimum((probs.cumsum(-1) < u * probs.sum(-1, keepdims=True)).sum(-1), self.n_actions - 1)
+        greedy = q.argmax(-1).cpu().numpy()
+        random = self.np_rng.integers(0, self.n_actions, size=n)
+        return np.where(self.np_rng.random(n) < self.epsilon(progress), random, greedy)
+
+    # --- learning -------------------------------------------------------------------------------
+    def train_step(self, progress: float) -> LearnOut | None:
+        """Called after every vector step: learn every ``train_freq`` steps per env once
+        ``learning_starts`` have passed, and update the target every ``target_update_interval``."""
+        cfg = self.config
+        if self.num_steps < cfg.learning_starts or self.replay.num_transitions < cfg.batch_size:
+            return None
+        out = None
+        if self.num_steps - self._last_train_step >= cfg.train_freq * cfg.num_envs:
+            self._last_train_step = self.num_steps
+            for _ in range(cfg.gradient_steps):
+                beta = cfg.prioritized_beta + (1.0 - cfg.prioritized_beta) * progress
+                out = self.update(self.replay.sample(cfg.batch_size, beta))
+                self.num_updates += 1
+        if self.num_steps - self._last_target_update >= cfg.target_update_interval:
+            self._last_target_update = self.num_steps
+            self._update_target()
+        return out
+
+    @torch.no_grad()
+    def _update_target(self) -> None:
+        online = torch.nn.utils.parameters_to_vector(self.q_net.parameters())
+        target = torch.nn.utils.parameters_to_vector(self.target_net.parameters())
+        torch.nn.utils.vector_to_parameters(target.lerp_(online, self.config.tau), self.target_net.parameters())
+
+    @torch.no_grad()
+    def td_targets(self, next_obs: torch.Tensor, rewards: torch.Tensor, bootstrap: torch.Tensor) -> torch.Tensor:
+        """y = R + bootstrap · Q_target(s', a*) [B], or the projected target distribution [B, atoms].
+        ``bootstrap`` is γ^m (1 − terminated); a* comes from the online net with ``double``."""
+        target_out = self.target_net(next_obs)
+        target_q = self.target_net.head.q_values(target_out)
+        next_actions = (self.q_net.q_values(next_obs) if self.config.double else target_q).argmax(-1)
+        rows = torch.arange(next_actions.shape[0], device=next_actions.device)
+        if self.config.distributional:
+            next_probs = target_out[rows, next_actions].softmax(-1)
+            return project_distribution(next_probs, rewards, bootstrap, self.q_net.head.support)
+        return rewards + bootstrap * target_q[rows, next_actions]
+
+    def update(self, sample: ReplaySample) -> LearnOut:
+        cfg = self.config
+        device = self.device
+        obs, next_obs = (torch.as_tensor(a, device=device) for a in (sample.obs, sample.next_obs))
+        actions = torch.as_tensor(sample.actions, device=device).long()
+        rewards, terminated, discounts, weights = (
+            torch.as_tensor(a, device=device) for a in (sample.rewards, sample.terminated, sample.discounts, sample.weights))
+        bootstrap = discounts * (1.0 - terminated)
+        if cfg.noisy:  # independent noise for the online net, the action choice and the target
+            self.q_net.head.reset_noise()
+            self.target_net.head.reset_noise()
+        rows = torch.arange(actions.shape[0], device=device)
+        out = self.q_net(obs)
+        target = self.td_targets(next_obs, rewards, bootstrap)
+        if cfg.distributional:
+            log_probs = F.log_softmax(out[rows, actions], dim=-1)
+            per_sample = -(target * log_probs).sum(-1)  # cross-entropy to the projected target
+            td_errors = per_sample.detach()
+            q_taken = (log_probs.exp() * self.q_net.head.support).sum(-1).detach()
+        else:
+            q = out[rows, actions]
+            per_sample = F.smooth_l1_loss(q, target, reduction="none")
+            td_errors = (target - q).detach()
+            q_taken = q.detach()
+        loss = (weights * per_sample).mean()
+        self.flat.zero_grad()
+        loss.backward()
+        self.flat.clip_grad_norm_(cfg.max_grad_norm)
+        self.optimizer.step()
+        self.replay.update_priorities(sample.indices, td_errors.cpu().numpy())
+        return LearnOut({"loss": loss.item(), "q_values": q_taken.mean().item(),
+                         "td_error": td_errors.abs().mean().item()})
+
+    # --- checkpoints ----------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        state = {"q_net": self.q_net.state_dict(), "target_net": self.target_net.state_dict(),
+                 "optimizer": self.optimizer.state_dict(),
+                 "schedule": torch.tensor([self._last_train_step, self._last_target_update])}
+        if self.config.save_replay:
+            state["replay"] = self.replay.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.q_net.load_state_dict(state["q_net"])
+        self.target_net.load_state_dict(state["target_net"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self._last_train_step, self._last_target_update = (int(v) for v in state["schedule"])
+        if "replay" in state:
+            self.replay.load_state_dict(state["replay"])
+
+
+class Rainbow(DQN):
+    """DQN with double, dueling, prioritized, 3-step, noisy and distributional all on (Hessel et al. 2018)."""
+
+    config_class = RainbowConfig
