@@ -166,3 +166,11 @@ def test_bad_replay_settings_raise_config_errors():
         ReplayBuffer(16, 4, (1,), np.float32, (), np.int64)
     with pytest.raises(ConfigError, match="no complete transition"):
         _vec_buffer().sample(4)
+
+
+def test_transition_count_tracks_the_valid_mask():
+    buffer = _vec_buffer(n_step=2, capacity=32)
+    buffer.start(np.array([[0.0]], np.float32))
+    _run(buffer, [(t + 1, 0.0, t % 9 == 8, False, True) if t % 10 != 9 else (100 + t, 0.0, False, False, False)
+                  for t in range(120)])
+    assert buffer.num_transitions == int(buffer.valid.sum()) > 0

@@ -70,6 +70,7 @@ class ReplayBuffer:
         self.head = np.full(E, -1, dtype=np.int64)  # slot of each env's current observation
         self.next_slot = np.zeros(E, dtype=np.int64)
         self.frames_written = 0
+        self._num_valid = 0  # == valid.sum(), kept up to date
         self._open: list[list[list]] = [[] for _ in range(E)]  # per env: [slot, return, age]
         self.rng = np.random.default_rng(seed)
         self.prioritized, self.alpha, self.priority_eps = prioritized, alpha, priority_eps
@@ -79,7 +80,7 @@ class ReplayBuffer:
     # --- writing --------------------------------------------------------------------------------
     @property
     def num_transitions(self) -> int:
-        return int(self.valid.sum())
+        return self._num_valid
 
     def start(self, obs: np.ndarray, envs: np.ndarray | None = None) -> None:
         """First observations of new episodes (after a reset) for ``envs`` (default: all)."""
@@ -134,6 +135,7 @@ class ReplayBuffer:
         was = self.valid[env, slots]
         if was.any():
             self.valid[env, slots] = False
+            self._num_valid -= int(was.sum())
             if self.tree is not None:
                 self.tree.update(env * self.segment + slots[was], np.zeros(int(was.sum())))
 
@@ -143,6 +145,7 @@ class ReplayBuffer:
         self.discounts[env, slot] = self.gamma ** age
         self.terminated[env, slot] = terminated
         self.next_offset[env, slot] = age
+        self._num_valid += not self.valid[env, slot]
         self.valid[env, slot] = True
         if self.tree is not None:
             self.tree.update(np.array([env * self.segment + slot]), np.array([self.max_priority ** self.alpha]))
@@ -214,6 +217,7 @@ class ReplayBuffer:
             setattr(self, name, value.copy())
         self._open = [[list(w) for w in opened] for opened in state["open"]]
         self.frames_written = int(state["frames_written"])
+        self._num_valid = int(self.valid.sum())
         self.max_priority = float(state["max_priority"])
         if self.tree is not None:
             self.tree.tree = state["tree"].numpy().copy()
