@@ -46,21 +46,27 @@ def full_buffer(prioritized: bool):
     return buffer
 
 
-def learning_step_ms(prioritized: bool, repeats: int = 60) -> float:
+def learning_step_ms(repeats: int = 60) -> tuple[float, float]:
+    """Median ms of sample + update (+ priority update) with uniform and prioritized sampling,
+    alternating on one full buffer (the uniform path is the same buffer with its tree set aside)."""
     import torch
 
     from agents import DQN
 
-    agent = DQN("PongNoFrameskip-v4", seed=0, buffer_size=1000, prioritized=prioritized)
-    agent.replay = full_buffer(prioritized)
+    agent = DQN("PongNoFrameskip-v4", seed=0, buffer_size=1000, prioritized=True)
+    agent.replay = full_buffer(prioritized=True)
+    tree = agent.replay.tree
     torch.set_num_threads(agent.threads)
-    times = []
-    for i in range(repeats + 5):
+    times: dict[bool, list[float]] = {False: [], True: []}
+    for i in range(2 * (repeats + 5)):
+        prioritized = i % 2 == 1
+        agent.replay.tree = tree if prioritized else None
         start = time.perf_counter()
         agent.update(agent.replay.sample(32, beta=0.4))
-        if i >= 5:
-            times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times)
+        if i >= 10:
+            times[prioritized].append(time.perf_counter() - start)
+    agent.replay.tree = tree
+    return 1e3 * statistics.median(times[False]), 1e3 * statistics.median(times[True])
 
 
 def main() -> None:
@@ -69,8 +75,7 @@ def main() -> None:
     print(f"1M Atari transitions: {buffer.nbytes / 1e9:.2f} GB, {per_transition:.0f} bytes per transition "
           f"({per_transition / (84 * 84):.3f} bytes per pixel of one frame)")
     del buffer
-    uniform = learning_step_ms(False)
-    prioritized = learning_step_ms(True)
+    uniform, prioritized = learning_step_ms()
     overhead = prioritized / uniform - 1
     print(f"learning step at batch 32 from a full 1M buffer: uniform {uniform:.2f} ms, prioritized {prioritized:.2f} ms "
           f"(+{100 * overhead:.1f}%)")
