@@ -12,6 +12,9 @@ from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
+# rlkit contenders in the Atari speed benchmarks: (env_backend, vectorization)
+BACKENDS = {"rlkit": ("gymnasium", "sync"), "rlkit-envpool": ("envpool", "sync")}
+
 
 def machine() -> str:
     cpu = "unknown CPU"

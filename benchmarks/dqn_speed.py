@@ -1,0 +1,79 @@
+"""DQN speed on Pong, rlkit vs Stable-Baselines3 with the same settings.
+
+    python benchmarks/dqn_speed.py --steps 10000
+
+Settings (both): PongNoFrameskip-v4 protocol, 1 env, NatureCNN, batch 32, train every 4 steps
+(1 gradient step), lr 1e-4, target update every 1000 steps, buffer 50,000, learning starts after
+1,000 steps, ε 1 -> 0.01 over 10% of the run: rl-zoo's Atari DQN settings with a smaller buffer and
+an early start so that the timed run is mostly learning. Steps/s over construction + learn().
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.common import BACKENDS, run_child, save  # noqa: E402
+
+ENV = "PongNoFrameskip-v4"
+SETTINGS = dict(learning_rate=1e-4, batch_size=32, train_freq=4, gradient_steps=1, target_update_interval=1000,
+                buffer_size=50_000, learning_starts=1000, exploration_fraction=0.1, exploration_final_eps=0.01)
+
+
+def child(contender: str, steps: int) -> dict:
+    import torch
+
+    start = time.perf_counter()
+    if contender in BACKENDS:
+        from agents import DQN
+
+        backend, vectorization = BACKENDS[contender]
+        agent = DQN(ENV, seed=0, num_envs=1, env_backend=backend, vectorization=vectorization, **SETTINGS)
+        agent.learn(steps, progress=False, eval_episodes=0)
+        done = agent.num_steps
+    elif contender == "sb3":
+        import ale_py
+        import gymnasium as gym
+        from stable_baselines3 import DQN as SB3DQN
+        from stable_baselines3.common.env_util import make_atari_env
+        from stable_baselines3.common.vec_env import VecFrameStack
+
+        gym.register_envs(ale_py)
+        env = VecFrameStack(make_atari_env(ENV, n_envs=1, seed=0), n_stack=4)
+        model = SB3DQN("CnnPolicy", env, seed=0, device="cpu", verbose=0, **SETTINGS)
+        model.learn(steps)
+        done = model.num_timesteps
+    else:
+        raise ValueError(contender)
+    seconds = time.perf_counter() - start
+    return {"contender": contender, "steps": done, "seconds": round(seconds, 2),
+            "steps_per_second": round(done / seconds, 1), "torch_threads": torch.get_num_threads()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=10_000)
+    parser.add_argument("--contenders", nargs="+", default=["sb3", "rlkit", "rlkit-envpool"])
+    parser.add_argument("--child", nargs=2, metavar=("CONTENDER", "STEPS"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(args.child[0], int(args.child[1]))))
+        return
+    rows = {}
+    for contender in args.contenders:
+        rows[contender] = run_child(__file__, [contender, str(args.steps)])
+        print(contender, json.dumps(rows[contender]), flush=True)
+    ratios = {}
+    if "sb3" in rows:
+        for mine in (c for c in args.contenders if c != "sb3"):
+            ratios[mine] = round(rows[mine]["steps_per_second"] / rows["sb3"]["steps_per_second"], 2)
+            print(f"{mine}: {ratios[mine]:.2f}x SB3's steps/s")
+    save("dqn_speed_pong", {"env": ENV, "steps": args.steps, "settings": SETTINGS, "results": rows, "ratios_vs_sb3": ratios})
+
+
+if __name__ == "__main__":
+    main()
