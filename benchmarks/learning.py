@@ -6,6 +6,8 @@
     python benchmarks/learning.py --task cartpole-a2c --seeds 0 1 2
     python benchmarks/learning.py --task cartpole-reinforce-value --seeds 0 1 2
     python benchmarks/learning.py --task cartpole-reinforce-mean --seeds 0 1 2
+    python benchmarks/learning.py --task cartpole-dqn --seeds 0 1 2
+    python benchmarks/learning.py --task cartpole-rainbow --seeds 0 1 2
 
 Each agent is evaluated on 20 deterministic episodes (seed 1000 + seed) after training.
 """
@@ -26,6 +28,10 @@ ZOO_CARTPOLE = dict(num_envs=8, n_steps=32, batch_size=256, n_epochs=20, gamma=0
 PENDULUM = dict(num_envs=4, n_steps=1024, batch_size=64, n_epochs=10, gamma=0.9, gae_lambda=0.95,
                 learning_rate=1e-3, ent_coef=0.0, clip_range=0.2)
 
+DQN_ZOO_CARTPOLE = dict(learning_rate=2.3e-3, batch_size=64, buffer_size=100_000, learning_starts=1000, gamma=0.99,
+                        target_update_interval=10, train_freq=256, gradient_steps=128, exploration_fraction=0.16,
+                        exploration_final_eps=0.04, net_arch=(256, 256))
+
 TASKS = {
     # name: (agent, env, steps, config, target)
     "cartpole-ppo2": ("PPO2", "CartPole-v1", 99_840, ZOO_CARTPOLE, 475.0),
@@ -38,6 +44,12 @@ TASKS = {
     # REINFORCE defaults: 1 env, updates every 1000 steps on the episodes that finished, Adam 1e-3
     "cartpole-reinforce-value": ("Reinforce", "CartPole-v1", 300_000, dict(baseline="value"), 475.0),
     "cartpole-reinforce-mean": ("Reinforce", "CartPole-v1", 300_000, dict(baseline="mean"), 475.0),
+    # rl-zoo's DQN CartPole settings (unstable on some seeds, in SB3 too) and Rainbow on a smaller
+    # step size with a return support that fits CartPole's discounted returns (≤ 100 at γ 0.99)
+    "cartpole-dqn": ("DQN", "CartPole-v1", 100_000, DQN_ZOO_CARTPOLE, 475.0),
+    "cartpole-rainbow": ("Rainbow", "CartPole-v1", 100_000,
+                         {**DQN_ZOO_CARTPOLE, "learning_rate": 1e-3, "v_min": 0.0, "v_max": 100.0, "buffer_size": 50_000,
+                          "train_freq": 4, "gradient_steps": 1, "target_update_interval": 500}, 475.0),
 }
 
 
