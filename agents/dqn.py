@@ -203,9 +203,9 @@ class DQN(Agent):
 
     @torch.no_grad()
     def _update_target(self) -> None:
-        online = torch.nn.utils.parameters_to_vector(self.q_net.parameters())
-        target = torch.nn.utils.parameters_to_vector(self.target_net.parameters())
-        torch.nn.utils.vector_to_parameters(target.lerp_(online, self.config.tau), self.target_net.parameters())
+        """target ← τ online + (1 − τ) target, per tensor (the two may differ in memory layout)."""
+        for target, online in zip(self.target_net.parameters(), self.q_net.parameters()):
+            target.lerp_(online, self.config.tau)
 
     @torch.no_grad()
     def td_targets(self, next_obs: torch.Tensor, rewards: torch.Tensor, bootstrap: torch.Tensor) -> torch.Tensor:

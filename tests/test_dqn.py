@@ -133,3 +133,18 @@ def test_resume_keeps_replay_and_counters(tmp_path):
     assert resumed.num_steps == 800
     # the 400 pre-resume transitions survived (the buffer holds up to 600 frames)
     assert resumed.replay.num_transitions > 500
+
+
+def test_target_update_on_the_atari_cnn_copies_or_averages():
+    agent = DQN("ALE/Pong-v5", seed=0, buffer_size=400, learning_starts=40, batch_size=8, train_freq=4,
+                target_update_interval=60, torch_threads=1)
+    agent.learn(64, progress=False, eval_episodes=0)  # one hard update at step 60, then 1 more learning phase
+    for target, online in zip(agent.target_net.parameters(), agent.q_net.parameters()):
+        assert target.shape == online.shape
+    soft = DQN("CartPole-v1", seed=0, tau=0.5, **{**TINY, "target_update_interval": 1})
+    before = [p.clone() for p in soft.target_net.parameters()]
+    with torch.no_grad():
+        soft.flat.param.add_(1.0)
+    soft._update_target()
+    for b, t, o in zip(before, soft.target_net.parameters(), soft.q_net.parameters()):
+        torch.testing.assert_close(t, 0.5 * b + 0.5 * o)
