@@ -6,6 +6,8 @@ Settings (both): PongNoFrameskip-v4 protocol, 1 env, NatureCNN, batch 32, train 
 (1 gradient step), lr 1e-4, target update every 1000 steps, buffer 50,000, learning starts after
 1,000 steps, ε 1 -> 0.01 over 10% of the run: rl-zoo's Atari DQN settings with a smaller buffer and
 an early start so that the timed run is mostly learning. Steps/s over construction + learn().
+``--contenders rlkit-rainbow`` runs Rainbow (every switch on) with the same settings and writes its
+TensorBoard events to runs/bench-rainbow-pong.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.common import BACKENDS, run_child, save  # noqa: E402
 
 ENV = "PongNoFrameskip-v4"
+RAINBOW_RUN = Path(__file__).resolve().parent.parent / "runs" / "bench-rainbow-pong"
 SETTINGS = dict(learning_rate=1e-4, batch_size=32, train_freq=4, gradient_steps=1, target_update_interval=1000,
                 buffer_size=50_000, learning_starts=1000, exploration_fraction=0.1, exploration_final_eps=0.01)
 
@@ -28,12 +31,14 @@ def child(contender: str, steps: int) -> dict:
     import torch
 
     start = time.perf_counter()
-    if contender in BACKENDS:
-        from agents import DQN
+    if contender in BACKENDS or contender == "rlkit-rainbow":
+        from agents import DQN, Rainbow
 
-        backend, vectorization = BACKENDS[contender]
-        agent = DQN(ENV, seed=0, num_envs=1, env_backend=backend, vectorization=vectorization, **SETTINGS)
-        agent.learn(steps, progress=False, eval_episodes=0)
+        backend, vectorization = BACKENDS.get(contender, BACKENDS["rlkit"])
+        cls = Rainbow if contender == "rlkit-rainbow" else DQN
+        log_dir = RAINBOW_RUN if contender == "rlkit-rainbow" else None  # TensorBoard events for the Rainbow run
+        agent = cls(ENV, seed=0, num_envs=1, env_backend=backend, vectorization=vectorization, **SETTINGS)
+        agent.learn(steps, log_dir, progress=False, eval_episodes=0)
         done = agent.num_steps
     elif contender == "sb3":
         import ale_py
@@ -57,7 +62,8 @@ def child(contender: str, steps: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=10_000)
-    parser.add_argument("--contenders", nargs="+", default=["sb3", "rlkit", "rlkit-envpool"])
+    parser.add_argument("--contenders", nargs="+", default=["sb3", "rlkit", "rlkit-envpool"],
+                        help="sb3, rlkit, rlkit-envpool, rlkit-rainbow (Rainbow, all switches on; logs to runs/)")
     parser.add_argument("--child", nargs=2, metavar=("CONTENDER", "STEPS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
