@@ -66,13 +66,9 @@ class A2C(OnPolicyAgent):
             advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
         policy_loss = -(advantages * self.head.log_prob(params, actions)).mean()
         value_loss = (returns - values).pow(2).mean()
-        loss = policy_loss + cfg.vf_coef * value_loss
-        if cfg.ent_coef:  # left out of the graph at 0
-            entropy = self.head.entropy(params).mean()
-            loss = loss - cfg.ent_coef * entropy
-        else:
-            entropy = self.head.entropy(params.detach()).mean()
-        self.step_optimizer(loss)
+        entropy = self.head.entropy(params if cfg.ent_coef else params.detach()).mean()  # no graph at 0
+        loss = policy_loss + cfg.vf_coef * value_loss - cfg.ent_coef * entropy
+        self.flat.step(loss, self.optimizer, cfg.max_grad_norm)
 
         metrics = dict(zip(("policy_loss", "value_loss", "entropy"),
                            torch.stack([policy_loss, value_loss, entropy]).tolist()))

@@ -30,6 +30,7 @@ from rlkit.config import AgentConfig, check
 from rlkit.errors import UnsupportedSpaceError
 from rlkit.networks import is_image_space, make_encoder
 from rlkit.networks.encoders import ACTIVATIONS
+from rlkit.networks.heads import CategoricalHead
 from rlkit.networks.q_head import QHead, project_distribution
 from rlkit.optim import FlatParameters
 from rlkit.types import LearnOut, ReplaySample
@@ -174,10 +175,8 @@ class DQN(Agent):
             self.q_net.head.reset_noise()
             return self._q(obs).argmax(-1).cpu().numpy()
         q = self._q(obs)
-        if cfg.exploration == "boltzmann":
-            probs = torch.softmax(q / cfg.boltzmann_temperature, -1).cpu().numpy().astype(np.float64)
-            u = self.np_rng.random((n, 1))
-            return np.minimum((probs.cumsum(-1) < u * probs.sum(-1, keepdims=True)).sum(-1), self.n_actions - 1)
+        if cfg.exploration == "boltzmann":  # softmax(Q / T) is a categorical with logits Q / T
+            return CategoricalHead.sample(q / cfg.boltzmann_temperature).cpu().numpy()
         greedy = q.argmax(-1).cpu().numpy()
         random = self.np_rng.integers(0, self.n_actions, size=n)
         return np.where(self.np_rng.random(n) < self.epsilon(progress), random, greedy)
@@ -245,10 +244,7 @@ class DQN(Agent):
             td_errors = (target - q).detach()
             q_taken = q.detach()
         loss = (weights * per_sample).mean()
-        self.flat.zero_grad()
-        loss.backward()
-        self.flat.clip_grad_norm_(cfg.max_grad_norm)
-        self.optimizer.step()
+        self.flat.step(loss, self.optimizer, cfg.max_grad_norm)
         self.replay.update_priorities(sample.indices, td_errors.cpu().numpy())
         return LearnOut({"loss": loss.item(), "q_values": q_taken.mean().item(),
                          "td_error": td_errors.abs().mean().item()})

@@ -117,7 +117,7 @@ class PPO(OnPolicyAgent):
                 if cfg.ent_coef:  # skipped at 0: the bonus would only add nodes to the backward pass
                     loss = loss - cfg.ent_coef * self.head.entropy(params).mean()
 
-                self.step_optimizer(loss)
+                self.flat.step(loss, self.optimizer, cfg.max_grad_norm)
 
                 losses.append(torch.stack([policy_loss, value_loss]).detach())
                 log_ratios.append(log_ratio.detach())

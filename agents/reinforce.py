@@ -139,12 +139,9 @@ class Reinforce(OnPolicyAgent):
             loss = loss + cfg.vf_coef * value_loss
             metrics["value_loss"] = value_loss.item()
             metrics["explained_variance"] = explained_variance(values.detach(), returns)
-        if cfg.ent_coef:
-            entropy = self.head.entropy(params).mean()
-            loss = loss - cfg.ent_coef * entropy
-        else:
-            entropy = self.head.entropy(params.detach()).mean()
-        self.step_optimizer(loss)
+        entropy = self.head.entropy(params if cfg.ent_coef else params.detach()).mean()  # no graph at 0
+        loss = loss - cfg.ent_coef * entropy
+        self.flat.step(loss, self.optimizer, cfg.max_grad_norm)
         if cfg.baseline == "mean":
             batch_mean = returns.mean().item()
             m = cfg.baseline_momentum

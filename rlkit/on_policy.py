@@ -50,7 +50,7 @@ class OnPolicyConfig(AgentConfig):
 class OnPolicyAgent(Agent):
     """An ``ActorCritic`` on the agent's device, acted through NumPy (``policy_step``), trained by
     the subclass's ``update(batch, progress_remaining)`` with ``self.optimizer`` over one flat
-    parameter tensor (``self.flat``)."""
+    parameter tensor (``self.flat.step``)."""
 
     config_class = OnPolicyConfig
 
@@ -122,13 +122,6 @@ class OnPolicyAgent(Agent):
         self._running_return = running
         self.ret_rms.update(returns[batch.valid])
         return np.clip(batch.rewards / np.sqrt(self.ret_rms.var + 1e-8), -10.0, 10.0).astype(np.float32)
-
-    def step_optimizer(self, loss: torch.Tensor) -> None:
-        """Backward, clip the global gradient norm to ``max_grad_norm``, optimiser step."""
-        self.flat.zero_grad()
-        loss.backward()
-        self.flat.clip_grad_norm_(self.config.max_grad_norm)
-        self.optimizer.step()
 
     def observe_batch(self, batch: RolloutBatch) -> None:
         """After an update: fold the batch's observations into the normaliser's statistics."""

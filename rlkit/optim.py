@@ -37,6 +37,14 @@ class FlatParameters:
     def zero_grad(self) -> None:
         self.param.grad.zero_()
 
+    def step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, max_grad_norm: float) -> None:
+        """Zero the gradients, backpropagate ``loss``, clip the global norm to ``max_grad_norm``,
+        step ``optimizer`` (which must hold ``[self.param]``)."""
+        self.zero_grad()
+        loss.backward()
+        self.clip_grad_norm_(max_grad_norm)
+        optimizer.step()
+
     @torch.no_grad()
     def clip_grad_norm_(self, max_norm: float) -> torch.Tensor:
         """Scale the gradient to global L2 norm ≤ max_norm (``nn.utils.clip_grad_norm_``'s rule);

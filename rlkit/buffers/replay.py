@@ -85,10 +85,12 @@ class ReplayBuffer:
     def start(self, obs: np.ndarray, envs: np.ndarray | None = None) -> None:
         """First observations of new episodes (after a reset) for ``envs`` (default: all)."""
         for i in range(self.num_envs) if envs is None else np.flatnonzero(envs):
-            frames = obs[i] if self.k > 1 else obs[i][None]
-            for frame in frames:
-                self._write_frame(i, frame)
-            self._open[i] = []
+            self._start_env(i, obs[i])
+
+    def _start_env(self, env: int, obs: np.ndarray) -> None:
+        for frame in obs if self.k > 1 else obs[None]:
+            self._write_frame(env, frame)
+        self._open[env] = []
 
     def add(
         self,
@@ -103,7 +105,7 @@ class ReplayBuffer:
         autoreset step (action ignored; ``next_obs[i]`` is the first observation of a new episode)."""
         for i in range(self.num_envs):
             if not valid[i]:
-                self.start(next_obs, envs=np.arange(self.num_envs) == i)
+                self._start_env(i, next_obs[i])
                 continue
             slot = self.head[i]
             self.actions[i, slot] = actions[i]

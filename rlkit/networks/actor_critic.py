@@ -8,18 +8,14 @@ forward is dominated by per-op dispatch: ~85 µs against ~25 µs for a 64x64 pol
 """
 from __future__ import annotations
 
-import math
-
 import gymnasium as gym
 import numpy as np
 import torch
 from torch import nn
 
 from rlkit.networks.encoders import TwinMLP, is_image_space, make_encoder
-from rlkit.networks.heads import CategoricalHead, DiagGaussianHead, ValueHead, make_policy_head
+from rlkit.networks.heads import LOG_2PI, CategoricalHead, DiagGaussianHead, ValueHead, make_policy_head
 from rlkit.types import ActOut
-
-_LOG_2PI = math.log(2 * math.pi)
 
 
 class ActorCritic(nn.Module):
@@ -161,6 +157,6 @@ class NumpyActorCritic:
             return ActOut(actions, log_probs, values, out)
         std_normal = self.rng.standard_normal(out.shape, dtype=np.float32)
         actions = out + np.exp(self.log_std) * std_normal
-        log_probs = (-0.5 * std_normal**2 - self.log_std - 0.5 * _LOG_2PI).sum(-1, dtype=np.float32)
+        log_probs = (-0.5 * std_normal**2 - self.log_std - 0.5 * LOG_2PI).sum(-1, dtype=np.float32)
         params = np.concatenate([out, np.broadcast_to(self.log_std, out.shape)], axis=-1)
         return ActOut(actions, log_probs, values, params)

@@ -17,7 +17,7 @@ from torch.nn import functional as F
 from rlkit.errors import UnsupportedSpaceError
 from rlkit.networks.encoders import layer_init
 
-_LOG_2PI = math.log(2 * math.pi)
+LOG_2PI = math.log(2 * math.pi)
 
 
 class CategoricalHead(nn.Module):
@@ -88,12 +88,12 @@ class DiagGaussianHead(nn.Module):
     def log_prob(params: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         mean, log_std = DiagGaussianHead._split(params)
         z = (actions - mean) * torch.exp(-log_std)
-        return (-0.5 * z.pow(2) - log_std - 0.5 * _LOG_2PI).sum(-1)
+        return (-0.5 * z.pow(2) - log_std - 0.5 * LOG_2PI).sum(-1)
 
     @staticmethod
     def entropy(params: torch.Tensor) -> torch.Tensor:
         _, log_std = DiagGaussianHead._split(params)
-        return (log_std + 0.5 * (1.0 + _LOG_2PI)).sum(-1)
+        return (log_std + 0.5 * (1.0 + LOG_2PI)).sum(-1)
 
     @staticmethod
     def kl(old: torch.Tensor, new: torch.Tensor) -> torch.Tensor:
