@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import run_child, save  # noqa: E402
+from benchmarks.common import BACKENDS, ratios_to, run_contenders, save  # noqa: E402
 
 TASKS = {
     "cartpole": dict(env="CartPole-v1", n_envs=8, settings=dict(n_steps=5, learning_rate=7e-4, gamma=0.99, gae_lambda=1.0,
@@ -35,12 +35,13 @@ def child(contender: str, task: str, steps: int) -> dict:
 
     spec = TASKS[task]
     settings = dict(spec["settings"])
-    if contender.startswith("rlkit"):
+    if contender in BACKENDS:
         from agents import A2C
 
-        backend = "envpool" if contender.endswith("envpool") else "gymnasium"
+        backend, vectorization = BACKENDS[contender]
         start = time.perf_counter()
-        agent = A2C(spec["env"], seed=0, num_envs=spec["n_envs"], env_backend=backend, rms_prop_eps=1e-5, **settings)
+        agent = A2C(spec["env"], seed=0, num_envs=spec["n_envs"], env_backend=backend, vectorization=vectorization,
+                    rms_prop_eps=1e-5, **settings)
         agent.learn(steps, progress=False, eval_episodes=0)
         seconds = time.perf_counter() - start
         done = agent.num_steps
@@ -85,15 +86,8 @@ def main() -> None:
     if args.task is None:
         parser.error("--task is required")
     contenders = args.contenders or (["sb3", "rlkit", "rlkit-envpool"] if args.task == "pong" else ["sb3", "rlkit"])
-    rows = {}
-    for contender in contenders:
-        rows[contender] = run_child(__file__, [contender, args.task, str(args.steps)])
-        print(contender, json.dumps(rows[contender]), flush=True)
-    ratios = {}
-    if "sb3" in rows:
-        for mine in (c for c in contenders if c != "sb3"):
-            ratios[mine] = round(rows[mine]["steps_per_second"] / rows["sb3"]["steps_per_second"], 2)
-            print(f"{mine}: {ratios[mine]:.2f}x SB3's steps/s")
+    rows = run_contenders(__file__, contenders, [args.task, str(args.steps)])
+    ratios = ratios_to(rows, "sb3", [c for c in contenders if c != "sb3"])
     save(f"a2c_speed_{args.task}", {"task": args.task, "env": TASKS[args.task]["env"], "steps": args.steps,
                                     "settings": TASKS[args.task], "results": rows, "ratios_vs_sb3": ratios})
 

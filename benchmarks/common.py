@@ -40,6 +40,25 @@ def run_child(script: str, args: list[str], timeout: float = 3600) -> dict:
     return result
 
 
+def run_contenders(script: str, contenders: list[str], args: list[str]) -> dict[str, dict]:
+    """Each contender in its own process (``run_child``), one after the other; prints each row."""
+    rows = {}
+    for contender in contenders:
+        rows[contender] = run_child(script, [contender, *args])
+        print(contender, json.dumps(rows[contender]), flush=True)
+    return rows
+
+
+def ratios_to(rows: dict[str, dict], peer: str, mine: list[str]) -> dict[str, float]:
+    """steps/s of each of ``mine`` over the peer's, printed; empty if the peer did not run."""
+    ratios = {}
+    if peer in rows:
+        for name in (m for m in mine if m in rows):
+            ratios[name] = round(rows[name]["steps_per_second"] / rows[peer]["steps_per_second"], 2)
+            print(f"{name}: {ratios[name]:.2f}x {peer.upper()}'s steps/s")
+    return ratios
+
+
 def save(name: str, payload: dict) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     payload = {"date": date.today().isoformat(), "machine": machine(), "command": " ".join(sys.argv), **payload}

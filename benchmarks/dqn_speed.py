@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import BACKENDS, run_child, save  # noqa: E402
+from benchmarks.common import BACKENDS, ratios_to, run_contenders, save  # noqa: E402
 
 ENV = "PongNoFrameskip-v4"
 RAINBOW_RUN = Path(__file__).resolve().parent.parent / "runs" / "bench-rainbow-pong"
@@ -69,15 +69,8 @@ def main() -> None:
     if args.child:
         print(json.dumps(child(args.child[0], int(args.child[1]))))
         return
-    rows = {}
-    for contender in args.contenders:
-        rows[contender] = run_child(__file__, [contender, str(args.steps)])
-        print(contender, json.dumps(rows[contender]), flush=True)
-    ratios = {}
-    if "sb3" in rows:
-        for mine in (c for c in args.contenders if c != "sb3"):
-            ratios[mine] = round(rows[mine]["steps_per_second"] / rows["sb3"]["steps_per_second"], 2)
-            print(f"{mine}: {ratios[mine]:.2f}x SB3's steps/s")
+    rows = run_contenders(__file__, args.contenders, [str(args.steps)])
+    ratios = ratios_to(rows, "sb3", [c for c in args.contenders if c != "sb3"])
     save("dqn_speed_pong", {"env": ENV, "steps": args.steps, "settings": SETTINGS, "results": rows, "ratios_vs_sb3": ratios})
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import run_child, save  # noqa: E402
+from benchmarks.common import BACKENDS, ratios_to, run_contenders, save  # noqa: E402
 
 ENV = "PongNoFrameskip-v4"
 CLEANRL = dict(n_steps=128, batch_size=256, n_epochs=4, learning_rate=2.5e-4, clip_range=0.1, ent_coef=0.01,
@@ -29,11 +29,12 @@ def child(contender: str, steps: int) -> dict:
     import numpy as np
     import torch
 
-    if contender in ("rlkit", "rlkit-envpool"):
+    if contender in BACKENDS:
         from agents import PPO2
 
-        backend = "envpool" if contender.endswith("envpool") else "gymnasium"
-        agent = PPO2(ENV, seed=0, num_envs=8, env_backend=backend, anneal_lr=True, **CLEANRL)
+        backend, vectorization = BACKENDS[contender]
+        agent = PPO2(ENV, seed=0, num_envs=8, env_backend=backend, vectorization=vectorization, anneal_lr=True,
+                     **CLEANRL)
         start = time.perf_counter()
         agent.learn(steps, progress=False, eval_episodes=0)
         seconds = time.perf_counter() - start
@@ -98,16 +99,8 @@ def main() -> None:
     if args.child:
         print(json.dumps(child(args.child[0], int(args.child[1]))))
         return
-    rows = {}
-    for contender in args.contenders:
-        rows[contender] = run_child(__file__, [contender, str(args.steps)])
-        print(contender, json.dumps(rows[contender]), flush=True)
-    if "sb3" in rows:
-        for mine in ("rlkit", "rlkit-envpool"):
-            if mine in rows:
-                ratio = rows[mine]["steps_per_second"] / rows["sb3"]["steps_per_second"]
-                rows[f"{mine}_vs_sb3"] = round(ratio, 2)
-                print(f"{mine}: {ratio:.2f}x SB3's steps/s")
+    rows = run_contenders(__file__, args.contenders, [str(args.steps)])
+    rows.update({f"{name}_vs_sb3": ratio for name, ratio in ratios_to(rows, "sb3", list(BACKENDS)).items()})
     save("ppo_atari_pong", {"env": ENV, "steps": args.steps, "settings": CLEANRL, "results": rows})
 
 
