@@ -40,6 +40,7 @@ from rlkit.utils import configure_threads
 @dataclass
 class DQNConfig(AgentConfig):
     learning_rate: float = 1e-4
+    anneal_lr: bool = False  # linear decay of the learning rate to 0 over the run
     buffer_size: int = 1_000_000
     learning_starts: int = 100  # env steps of random actions before learning
     batch_size: int = 32
@@ -134,7 +135,7 @@ class DQN(Agent):
                 "actions use DDPG, PPO/PPO2, A2C or Reinforce."
             )
         image = is_image_space(self.observation_space)
-        self.threads = configure_threads(cfg.torch_threads, uses_cnn=image)
+        self.threads = configure_threads(cfg.torch_threads, compute_bound=image)
         self.n_actions = int(self.action_space.n)
         self.q_net = QNetwork(self.observation_space, self.n_actions, cfg).to(self.device)
         self.target_net = copy.deepcopy(self.q_net)
@@ -191,6 +192,9 @@ class DQN(Agent):
         out = None
         if self.num_steps - self._last_train_step >= cfg.train_freq * cfg.num_envs:
             self._last_train_step = self.num_steps
+            if cfg.anneal_lr:
+                for group in self.optimizer.param_groups:
+                    group["lr"] = cfg.learning_rate * (1.0 - progress)
             for _ in range(cfg.gradient_steps):
                 beta = cfg.prioritized_beta + (1.0 - cfg.prioritized_beta) * progress
                 out = self.update(self.replay.sample(cfg.batch_size, beta))

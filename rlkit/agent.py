@@ -51,6 +51,9 @@ class Agent:
     def start_rollouts(self) -> None:
         """Called when the trainer (re)starts the envs, before the first step of a run."""
 
+    def end_episodes(self, done: np.ndarray) -> None:
+        """Off-policy loop: called after each vector step with the envs whose episode just ended."""
+
     def state_dict(self) -> dict[str, Any]:
         raise NotImplementedError
 

@@ -59,7 +59,7 @@ class OnPolicyAgent(Agent):
         cfg = self.config
         # threads first: the orthogonal init (a LAPACK QR) rounds differently on different thread
         # counts, and the same seed must give the same weights in a fresh process and in a warm one
-        self.threads = configure_threads(cfg.torch_threads, uses_cnn=is_image_space(self.observation_space))
+        self.threads = configure_threads(cfg.torch_threads, compute_bound=is_image_space(self.observation_space))
         self.net = ActorCritic(
             self.observation_space, self.action_space, cfg.policy, cfg.net_arch, cfg.activation, cfg.share_trunk,
             cfg.log_std_init, type(self).__name__,

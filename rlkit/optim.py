@@ -1,6 +1,8 @@
 """Contiguous parameter and gradient storage for small networks."""
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -38,11 +40,12 @@ class FlatParameters:
         self.param.grad.zero_()
 
     def step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, max_grad_norm: float) -> None:
-        """Zero the gradients, backpropagate ``loss``, clip the global norm to ``max_grad_norm``,
-        step ``optimizer`` (which must hold ``[self.param]``)."""
+        """Zero the gradients, backpropagate ``loss``, clip the global norm to ``max_grad_norm``
+        (``math.inf``: no clipping), step ``optimizer`` (which must hold ``[self.param]``)."""
         self.zero_grad()
         loss.backward()
-        self.clip_grad_norm_(max_grad_norm)
+        if max_grad_norm != math.inf:
+            self.clip_grad_norm_(max_grad_norm)
         optimizer.step()
 
     @torch.no_grad()

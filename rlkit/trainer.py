@@ -150,6 +150,8 @@ def _off_policy_loop(agent: "Agent", total_steps: int, logger: Logger, progress:
         step = envs.step(actions)
         agent.replay.add(actions, step.rewards, step.terminated, step.truncated, step.obs, ~resetting)
         resetting = step.terminated | step.truncated
+        if resetting.any():
+            agent.end_episodes(resetting)
         obs = step.obs
         agent.num_steps += envs.num_envs
         if step.episode_done.any():

@@ -29,9 +29,10 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return resolved
 
 
-def configure_threads(requested: int, uses_cnn: bool) -> int:
+def configure_threads(requested: int, compute_bound: bool) -> int:
     """Set torch's intra-op threads. On a few cores shared with env stepping, small MLPs run
-    fastest on one thread (more threads only add synchronisation); convolutions use every core."""
-    threads = requested or (len(os.sched_getaffinity(0)) if uses_cnn else 1)
+    fastest on one thread (more threads only add synchronisation); convolutions and large-batch
+    updates of wide MLPs (``compute_bound``) use every core."""
+    threads = requested or (len(os.sched_getaffinity(0)) if compute_bound else 1)
     torch.set_num_threads(threads)
     return threads

@@ -1,0 +1,306 @@
+"""DDPG: deterministic policy gradient through a learned critic (Lillicrap et al. 2016; ALGORITHMS.md §8).
+
+    critic  y = R^(n) + γ^n (1 − terminated) Q̂(s', π̂(s'))      Q̂, π̂: Polyak-averaged target copies
+            loss = (Q(s, a) − y)²
+    actor   loss = −Q(s, π(s)), the critic frozen for this step (only the actor moves)
+
+Actions live in two units. The networks work in *unit* actions: each bounded dimension of the Box
+is mapped affinely onto [−1, 1] and the actor ends in tanh there; an unbounded dimension is left
+as it is. The env receives *env* actions. Exploration noise (Gaussian, or Ornstein-Uhlenbeck) is
+added in unit space, so ``action_noise_std`` means the same for every bound, and the result is
+clipped back to the bounds. The first ``learning_starts`` steps act uniformly at random.
+The replay buffer holds env actions; the critic sees them in unit space.
+"""
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from rlkit.agent import Agent
+from rlkit.buffers import ReplayBuffer
+from rlkit.config import AgentConfig, check
+from rlkit.errors import UnsupportedSpaceError
+from rlkit.networks import is_image_space
+from rlkit.networks.encoders import ACTIVATIONS, NatureCNN
+from rlkit.optim import FlatParameters
+from rlkit.types import LearnOut, ReplaySample
+from rlkit.utils import configure_threads
+
+
+@dataclass
+class DDPGConfig(AgentConfig):
+    learning_rate: float = 1e-3  # actor and critic (SB3: one learning_rate for both)
+    critic_learning_rate: float = 0.0  # 0 = the same as learning_rate
+    buffer_size: int = 1_000_000
+    learning_starts: int = 100  # env steps of uniformly random actions before learning
+    batch_size: int = 256
+    tau: float = 0.005  # Polyak factor of both target networks, applied after every gradient step
+    gamma: float = 0.99
+    train_freq: int = 1  # env steps (per env) between learning phases
+    gradient_steps: int = 1  # gradient steps per learning phase
+    n_step: int = 1
+    action_noise: str = "normal"  # "normal", "ornstein-uhlenbeck" or "none"
+    action_noise_std: float = 0.1  # σ in unit actions ([−1, 1] spans a bounded dimension)
+    ou_theta: float = 0.15
+    ou_dt: float = 1e-2
+    max_grad_norm: float = 0.0  # 0 = no clipping (as in DDPG and SB3)
+    net_arch: tuple[int, ...] = (400, 300)  # hidden sizes of the actor and of the critic
+    activation: str = "relu"
+    save_replay: bool = True  # keep the replay buffer in checkpoints (so --resume keeps it)
+
+    def validate(self) -> None:
+        super().validate()
+        check(self.learning_rate > 0 and self.critic_learning_rate >= 0, "need learning_rate > 0 and critic_learning_rate >= 0")
+        check(self.batch_size >= 1 and self.buffer_size >= 1, "need batch_size >= 1 and buffer_size >= 1")
+        check(0 < self.tau <= 1, f"tau must be in (0, 1], got {self.tau}")
+        check(0 < self.gamma <= 1, f"gamma must be in (0, 1], got {self.gamma}")
+        check(self.learning_starts >= 0, f"learning_starts must be >= 0, got {self.learning_starts}")
+        check(self.train_freq >= 1 and self.gradient_steps >= 1 and self.n_step >= 1,
+              "train_freq, gradient_steps and n_step must be >= 1")
+        check(self.action_noise in ("normal", "ornstein-uhlenbeck", "none"),
+              f"action_noise must be 'normal', 'ornstein-uhlenbeck' or 'none', got {self.action_noise!r}")
+        check(self.action_noise_std >= 0 and self.ou_theta >= 0 and self.ou_dt > 0,
+              "need action_noise_std >= 0, ou_theta >= 0 and ou_dt > 0")
+        check(self.max_grad_norm >= 0, f"max_grad_norm must be >= 0 (0 = off), got {self.max_grad_norm}")
+        check(len(self.net_arch) >= 1, "net_arch needs at least one hidden layer")
+        check(self.activation in ACTIVATIONS, f"activation {self.activation!r} unknown; choose one of {sorted(ACTIVATIONS)}")
+
+
+class ActionScale(nn.Module):
+    """The affine map between unit and env actions, per dimension; identity where unbounded."""
+
+    def __init__(self, space: gym.spaces.Box):
+        super().__init__()
+        low, high = space.low.astype(np.float64), space.high.astype(np.float64)
+        bounded = np.isfinite(low) & np.isfinite(high)
+        low, high = np.where(bounded, low, -1.0), np.where(bounded, high, 1.0)  # unbounded: identity
+        center, half = (high + low) / 2, (high - low) / 2
+        self.bounded = bounded
+        self.register_buffer("center", torch.as_tensor(center, dtype=torch.float32))
+        self.register_buffer("half_range", torch.as_tensor(half, dtype=torch.float32))
+        self.register_buffer("bounded_mask", torch.as_tensor(bounded))
+        self.np_center, self.np_half = center.astype(np.float32), half.astype(np.float32)
+        self.np_low = np.where(bounded, -1.0, -np.inf).astype(np.float32)
+        self.np_high = -self.np_low
+
+    def to_env(self, unit: np.ndarray) -> np.ndarray:
+        return (self.np_center + self.np_half * unit).astype(np.float32)
+
+    def to_unit(self, actions: torch.Tensor) -> torch.Tensor:
+        return (actions - self.center) / self.half_range
+
+    def squash(self, pre_activation: torch.Tensor) -> torch.Tensor:
+        """tanh on bounded dimensions, identity on unbounded ones."""
+        if bool(self.bounded.all()):
+            return torch.tanh(pre_activation)
+        return torch.where(self.bounded_mask, torch.tanh(pre_activation), pre_activation)
+
+
+def _hidden_layers(in_dim: int, sizes: tuple[int, ...], activation: str) -> list[nn.Module]:
+    layers: list[nn.Module] = []
+    for size in sizes:
+        layers += [nn.Linear(in_dim, size), ACTIVATIONS[activation]()]
+        in_dim = size
+    return layers
+
+
+class Actor(nn.Module):
+    """obs -> features -> hidden -> unit actions (tanh on bounded dimensions)."""
+
+    def __init__(self, obs_space: gym.spaces.Box, scale: ActionScale, cfg: DDPGConfig):
+        super().__init__()
+        self.features, dim = _features(obs_space)
+        act_dim = scale.center.shape[0]
+        self.net = nn.Sequential(*_hidden_layers(dim, cfg.net_arch, cfg.activation), nn.Linear(cfg.net_arch[-1], act_dim))
+        self.scale = scale
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.scale.squash(self.net(self.features(obs)))
+
+
+class Critic(nn.Module):
+    """Q(obs, unit action): features of obs, concatenated with the action, -> hidden -> 1."""
+
+    def __init__(self, obs_space: gym.spaces.Box, act_dim: int, cfg: DDPGConfig):
+        super().__init__()
+        self.features, dim = _features(obs_space)
+        self.net = nn.Sequential(*_hidden_layers(dim + act_dim, cfg.net_arch, cfg.activation), nn.Linear(cfg.net_arch[-1], 1))
+
+    def forward(self, obs: torch.Tensor, unit_actions: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat([self.features(obs), unit_actions], dim=-1)).squeeze(-1)
+
+
+def _features(obs_space: gym.spaces.Box) -> tuple[nn.Module, int]:
+    """NatureCNN for stacked frames, otherwise the flattened observation."""
+    if is_image_space(obs_space):
+        cnn = NatureCNN(obs_space.shape)
+        return cnn, cnn.out_dim
+    return _FloatFlatten(), int(np.prod(obs_space.shape))
+
+
+class _FloatFlatten(nn.Module):
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return obs.reshape(obs.shape[0], -1).float()
+
+
+class _TargetCopy:
+    """A frozen copy of a network whose parameters sit in one buffer, so a Polyak update is one op."""
+
+    def __init__(self, module: nn.Module):
+        self.module = copy.deepcopy(module)
+        self.flat = FlatParameters(self.module)
+        self.module.requires_grad_(False)
+        self.flat.param.requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, online: FlatParameters, tau: float) -> None:
+        """target ← τ online + (1 − τ) target."""
+        self.flat.param.lerp_(online.param, tau)
+
+
+class DDPG(Agent):
+    """Deep deterministic policy gradient for Box action spaces."""
+
+    config_class = DDPGConfig
+    loop = "off_policy"
+
+    def __init__(self, env: Any, **config: Any):
+        super().__init__(env, **config)
+        cfg = self.config
+        if not isinstance(self.action_space, gym.spaces.Box):
+            raise UnsupportedSpaceError(
+                f"DDPG needs a Box (continuous) action space, got {self.action_space}. For Discrete actions "
+                "use DQN or Rainbow, PPO/PPO2, A2C or Reinforce."
+            )
+        if not isinstance(self.observation_space, gym.spaces.Box):
+            raise UnsupportedSpaceError(
+                f"DDPG takes Box observations, got {self.observation_space}; wrap the env with "
+                "gymnasium.wrappers.FlattenObservation (Dict/Tuple) or one-hot encode Discrete observations."
+            )
+        image = is_image_space(self.observation_space)
+        # Batch-256 updates of 400x300 MLPs are large enough to use every core.
+        self.threads = configure_threads(cfg.torch_threads, compute_bound=True)
+        self.scale = ActionScale(self.action_space).to(self.device)
+        self.act_dim = int(np.prod(self.action_space.shape))
+        self.actor = Actor(self.observation_space, self.scale, cfg).to(self.device)
+        self.critic = Critic(self.observation_space, self.act_dim, cfg).to(self.device)
+        self.actor_flat, self.critic_flat = FlatParameters(self.actor), FlatParameters(self.critic)
+        self.actor_target, self.critic_target = _TargetCopy(self.actor), _TargetCopy(self.critic)
+        self.actor_optimizer = torch.optim.Adam([self.actor_flat.param], lr=cfg.learning_rate, fused=True)
+        self.critic_optimizer = torch.optim.Adam([self.critic_flat.param], lr=cfg.critic_learning_rate or cfg.learning_rate,
+                                                 fused=True)
+        space = self.observation_space
+        self.replay = ReplayBuffer(
+            cfg.buffer_size, cfg.num_envs, space.shape, np.uint8 if space.dtype == np.uint8 else np.float32,
+            (self.act_dim,), np.float32, gamma=cfg.gamma, n_step=cfg.n_step, frame_stack=space.shape[0] if image else 1,
+            seed=cfg.seed,
+        )
+        self.noise_state = np.zeros((cfg.num_envs, self.act_dim), dtype=np.float32)  # Ornstein-Uhlenbeck
+        self._last_train_step = 0
+
+    # --- acting ---------------------------------------------------------------------------------
+    @torch.no_grad()
+    def _unit_actions(self, obs: np.ndarray) -> np.ndarray:
+        return self.actor(torch.as_tensor(obs, device=self.device)).cpu().numpy()
+
+    def predict(self, obs: np.ndarray, deterministic: bool) -> np.ndarray:
+        """The actor's actions in env units (DDPG's policy is deterministic either way)."""
+        return self.scale.to_env(self._unit_actions(obs))
+
+    def explore(self, obs: np.ndarray, progress: float) -> np.ndarray:
+        """Behaviour actions in env units: random before ``learning_starts``, then actor + noise."""
+        cfg, n = self.config, obs.shape[0]
+        if self.num_steps < cfg.learning_starts:
+            unit = np.where(self.scale.bounded, self.np_rng.uniform(-1.0, 1.0, (n, self.act_dim)),
+                            self.np_rng.standard_normal((n, self.act_dim)))
+            return self.scale.to_env(unit)
+        unit = self._unit_actions(obs) + self._noise(n)
+        return self.scale.to_env(np.clip(unit, self.scale.np_low, self.scale.np_high))
+
+    def _noise(self, n: int) -> np.ndarray:
+        cfg = self.config
+        if cfg.action_noise == "none" or cfg.action_noise_std == 0:
+            return np.zeros((n, self.act_dim), dtype=np.float32)
+        white = self.np_rng.standard_normal((n, self.act_dim)).astype(np.float32)
+        if cfg.action_noise == "normal":
+            return cfg.action_noise_std * white
+        # dx = θ (0 − x) dt + σ √dt N(0, 1), one process per env, restarted with each episode
+        self.noise_state += -cfg.ou_theta * self.noise_state * cfg.ou_dt + cfg.action_noise_std * np.sqrt(cfg.ou_dt) * white
+        return self.noise_state.copy()
+
+    def end_episodes(self, done: np.ndarray) -> None:
+        self.noise_state[done] = 0.0
+
+    # --- learning -------------------------------------------------------------------------------
+    def train_step(self, progress: float) -> LearnOut | None:
+        """Called after every vector step: ``gradient_steps`` updates every ``train_freq`` steps per
+        env once ``learning_starts`` have passed."""
+        cfg = self.config
+        if self.num_steps < cfg.learning_starts or self.replay.num_transitions < cfg.batch_size:
+            return None
+        if self.num_steps - self._last_train_step < cfg.train_freq * cfg.num_envs:
+            return None
+        self._last_train_step = self.num_steps
+        out = None
+        for _ in range(cfg.gradient_steps):
+            out = self.update(self.replay.sample(cfg.batch_size))
+            self.num_updates += 1
+        return out
+
+    @torch.no_grad()
+    def td_targets(self, next_obs: torch.Tensor, rewards: torch.Tensor, bootstrap: torch.Tensor) -> torch.Tensor:
+        """y = R + bootstrap · Q̂(s', π̂(s')) [B]; ``bootstrap`` is γ^m (1 − terminated)."""
+        return rewards + bootstrap * self.critic_target.module(next_obs, self.actor_target.module(next_obs))
+
+    def update(self, sample: ReplaySample) -> LearnOut:
+        cfg, device = self.config, self.device
+        obs, next_obs = (torch.as_tensor(a, device=device) for a in (sample.obs, sample.next_obs))
+        unit_actions = self.scale.to_unit(torch.as_tensor(sample.actions, device=device))
+        rewards, terminated, discounts = (torch.as_tensor(a, device=device)
+                                          for a in (sample.rewards, sample.terminated, sample.discounts))
+        target = self.td_targets(next_obs, rewards, discounts * (1.0 - terminated))
+
+        q = self.critic(obs, unit_actions)
+        critic_loss = F.mse_loss(q, target)
+        self.critic_flat.step(critic_loss, self.critic_optimizer, cfg.max_grad_norm or math.inf)
+
+        # Ascend Q(s, π(s)) in the actor's parameters only: the critic takes no gradient here.
+        self.critic.requires_grad_(False)
+        actor_loss = -self.critic(obs, self.actor(obs)).mean()
+        self.actor_flat.step(actor_loss, self.actor_optimizer, cfg.max_grad_norm or math.inf)
+        self.critic.requires_grad_(True)
+
+        self.critic_target.update(self.critic_flat, cfg.tau)
+        self.actor_target.update(self.actor_flat, cfg.tau)
+        return LearnOut({"critic_loss": critic_loss.item(), "actor_loss": actor_loss.item(), "q_values": q.mean().item()})
+
+    # --- checkpoints ----------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        state = {"actor": self.actor.state_dict(), "critic": self.critic.state_dict(),
+                 "actor_target": self.actor_target.module.state_dict(), "critic_target": self.critic_target.module.state_dict(),
+                 "actor_optimizer": self.actor_optimizer.state_dict(), "critic_optimizer": self.critic_optimizer.state_dict(),
+                 "noise_state": torch.from_numpy(self.noise_state.copy()),
+                 "schedule": torch.tensor([self._last_train_step])}
+        if self.config.save_replay:
+            state["replay"] = self.replay.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.actor.load_state_dict(state["actor"])
+        self.critic.load_state_dict(state["critic"])
+        self.actor_target.module.load_state_dict(state["actor_target"])
+        self.critic_target.module.load_state_dict(state["critic_target"])
+        self.actor_optimizer.load_state_dict(state["actor_optimizer"])
+        self.critic_optimizer.load_state_dict(state["critic_optimizer"])
+        self.noise_state[:] = state["noise_state"].numpy()
+        self._last_train_step = int(state["schedule"][0])
+        if "replay" in state:
+            self.replay.load_state_dict(state["replay"])
