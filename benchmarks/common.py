@@ -28,11 +28,13 @@ def machine() -> str:
     return f"{len(os.sched_getaffinity(0))} cores ({cpu}), {platform.system()} {platform.machine()}, Python {platform.python_version()}"
 
 
-def run_child(script: str, args: list[str], timeout: float = 3600) -> dict:
-    """Run ``python script --child args...`` and parse the JSON line it prints last."""
+def run_child(script: str, args: list[str], timeout: float = 3600, cpu: int | None = None) -> dict:
+    """Run ``python script --child args...`` (pinned to core ``cpu`` if given) and parse the JSON
+    line it prints last."""
     cmd = [sys.executable, script, "--child", *args]
     start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    pin = (lambda: os.sched_setaffinity(0, {cpu})) if cpu is not None else None
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, preexec_fn=pin)
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr[-3000:]}")
     result = json.loads(proc.stdout.strip().splitlines()[-1])

@@ -8,6 +8,7 @@
     python benchmarks/learning.py --task cartpole-reinforce-mean --seeds 0 1 2
     python benchmarks/learning.py --task cartpole-dqn --seeds 0 1 2
     python benchmarks/learning.py --task cartpole-rainbow --seeds 0 1 2
+    python benchmarks/learning.py --task pendulum-ddpg --seeds 0 1 2
 
 Each agent is evaluated on 20 deterministic episodes (seed 1000 + seed) after training.
 """
@@ -32,6 +33,10 @@ DQN_ZOO_CARTPOLE = dict(learning_rate=2.3e-3, batch_size=64, buffer_size=100_000
                         target_update_interval=10, train_freq=256, gradient_steps=128, exploration_fraction=0.16,
                         exploration_final_eps=0.04, net_arch=(256, 256))
 
+# rl-zoo's DDPG Pendulum settings (benchmarks/ddpg_speed.py runs the same against SB3)
+DDPG_ZOO_PENDULUM = dict(gamma=0.98, buffer_size=200_000, learning_starts=10_000, action_noise="normal",
+                         action_noise_std=0.1, learning_rate=1e-3, batch_size=256, net_arch=(400, 300))
+
 TASKS = {
     # name: (agent, env, steps, config, target)
     "cartpole-ppo2": ("PPO2", "CartPole-v1", 99_840, ZOO_CARTPOLE, 475.0),
@@ -50,6 +55,7 @@ TASKS = {
     "cartpole-rainbow": ("Rainbow", "CartPole-v1", 100_000,
                          {**DQN_ZOO_CARTPOLE, "learning_rate": 1e-3, "v_min": 0.0, "v_max": 100.0, "buffer_size": 50_000,
                           "train_freq": 4, "gradient_steps": 1, "target_update_interval": 500}, 475.0),
+    "pendulum-ddpg": ("DDPG", "Pendulum-v1", 20_000, DDPG_ZOO_PENDULUM, -200.0),
 }
 
 
