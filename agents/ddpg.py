@@ -88,11 +88,14 @@ class ActionScale(nn.Module):
         self.register_buffer("half_range", torch.as_tensor(half, dtype=torch.float32))
         self.register_buffer("bounded_mask", torch.as_tensor(bounded))
         self.np_center, self.np_half = center.astype(np.float32), half.astype(np.float32)
-        self.np_low = np.where(bounded, -1.0, -np.inf).astype(np.float32)
+        self.np_low = np.where(bounded, -1.0, -np.inf).astype(np.float32)  # unit-space bounds
         self.np_high = -self.np_low
+        self.env_low = np.where(bounded, space.low, -np.inf).astype(np.float32)
+        self.env_high = np.where(bounded, space.high, np.inf).astype(np.float32)
 
     def to_env(self, unit: np.ndarray) -> np.ndarray:
-        return (self.np_center + self.np_half * unit).astype(np.float32)
+        """Unit actions to env units; clipped to the bounds so float rounding never steps past them."""
+        return np.clip(self.np_center + self.np_half * unit, self.env_low, self.env_high).astype(np.float32)
 
     def to_unit(self, actions: torch.Tensor) -> torch.Tensor:
         return (actions - self.center) / self.half_range
@@ -185,7 +188,6 @@ class DDPG(Agent):
                 f"DDPG takes Box observations, got {self.observation_space}; wrap the env with "
                 "gymnasium.wrappers.FlattenObservation (Dict/Tuple) or one-hot encode Discrete observations."
             )
-        image = is_image_space(self.observation_space)
         # Batch-256 updates of 400x300 MLPs are large enough to use every core.
         self.threads = configure_threads(cfg.torch_threads, compute_bound=True)
         self.scale = ActionScale(self.action_space).to(self.device)
@@ -197,12 +199,8 @@ class DDPG(Agent):
         self.actor_optimizer = torch.optim.Adam([self.actor_flat.param], lr=cfg.learning_rate, fused=True)
         self.critic_optimizer = torch.optim.Adam([self.critic_flat.param], lr=cfg.critic_learning_rate or cfg.learning_rate,
                                                  fused=True)
-        space = self.observation_space
-        self.replay = ReplayBuffer(
-            cfg.buffer_size, cfg.num_envs, space.shape, np.uint8 if space.dtype == np.uint8 else np.float32,
-            (self.act_dim,), np.float32, gamma=cfg.gamma, n_step=cfg.n_step, frame_stack=space.shape[0] if image else 1,
-            seed=cfg.seed,
-        )
+        self.replay = ReplayBuffer.for_spaces(self.observation_space, cfg.num_envs, cfg.buffer_size, (self.act_dim,),
+                                              np.float32, gamma=cfg.gamma, n_step=cfg.n_step, seed=cfg.seed)
         self.noise_state = np.zeros((cfg.num_envs, self.act_dim), dtype=np.float32)  # Ornstein-Uhlenbeck
         self._last_train_step = 0
 

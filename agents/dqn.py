@@ -142,10 +142,8 @@ class DQN(Agent):
         self.target_net.requires_grad_(False)
         self.flat = FlatParameters(self.q_net)
         self.optimizer = torch.optim.Adam([self.flat.param], lr=cfg.learning_rate, eps=cfg.adam_eps, fused=True)
-        space = self.observation_space
-        self.replay = ReplayBuffer(
-            cfg.buffer_size, cfg.num_envs, space.shape, np.uint8 if space.dtype == np.uint8 else np.float32,
-            (), np.int64, gamma=cfg.gamma, n_step=cfg.n_step, frame_stack=space.shape[0] if image else 1,
+        self.replay = ReplayBuffer.for_spaces(
+            self.observation_space, cfg.num_envs, cfg.buffer_size, (), np.int64, gamma=cfg.gamma, n_step=cfg.n_step,
             prioritized=cfg.prioritized, alpha=cfg.prioritized_alpha, priority_eps=cfg.priority_eps, seed=cfg.seed,
         )
         self._last_train_step = 0
@@ -175,12 +173,13 @@ class DQN(Agent):
         if cfg.noisy:
             self.q_net.head.reset_noise()
             return self._q(obs).argmax(-1).cpu().numpy()
-        q = self._q(obs)
         if cfg.exploration == "boltzmann":  # softmax(Q / T) is a categorical with logits Q / T
-            return CategoricalHead.sample(q / cfg.boltzmann_temperature).cpu().numpy()
-        greedy = q.argmax(-1).cpu().numpy()
-        random = self.np_rng.integers(0, self.n_actions, size=n)
-        return np.where(self.np_rng.random(n) < self.epsilon(progress), random, greedy)
+            return CategoricalHead.sample(self._q(obs) / cfg.boltzmann_temperature).cpu().numpy()
+        actions = self.np_rng.integers(0, self.n_actions, size=n)
+        greedy = self.np_rng.random(n) >= self.epsilon(progress)
+        if greedy.any():  # the network only runs for the envs that act greedily
+            actions[greedy] = self._q(obs[greedy]).argmax(-1).cpu().numpy()
+        return actions
 
     # --- learning -------------------------------------------------------------------------------
     def train_step(self, progress: float) -> LearnOut | None:

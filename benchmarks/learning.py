@@ -7,6 +7,7 @@
     python benchmarks/learning.py --task cartpole-reinforce-value --seeds 0 1 2
     python benchmarks/learning.py --task cartpole-reinforce-mean --seeds 0 1 2
     python benchmarks/learning.py --task cartpole-dqn --seeds 0 1 2
+    python benchmarks/learning.py --task cartpole-dqn-zoo --seeds 0 1 2
     python benchmarks/learning.py --task cartpole-rainbow --seeds 0 1 2
     python benchmarks/learning.py --task pendulum-ddpg --seeds 0 1 2
 
@@ -32,6 +33,12 @@ PENDULUM = dict(num_envs=4, n_steps=1024, batch_size=64, n_epochs=10, gamma=0.9,
 DQN_ZOO_CARTPOLE = dict(learning_rate=2.3e-3, batch_size=64, buffer_size=100_000, learning_starts=1000, gamma=0.99,
                         target_update_interval=10, train_freq=256, gradient_steps=128, exploration_fraction=0.16,
                         exploration_final_eps=0.04, net_arch=(256, 256))
+# Plain DQN (no switches) that keeps what it learned: one gradient step per env step, a hard target
+# update every 1000 steps, and the learning rate decayed linearly to 0, so the late updates that
+# make the zoo settings forget a solved CartPole shrink to nothing.
+DQN_CARTPOLE = dict(learning_rate=1e-3, anneal_lr=True, batch_size=64, buffer_size=100_000, learning_starts=1000,
+                    gamma=0.99, train_freq=1, gradient_steps=1, target_update_interval=1000, exploration_fraction=0.2,
+                    exploration_final_eps=0.02, net_arch=(256, 256))
 
 # rl-zoo's DDPG Pendulum settings (benchmarks/ddpg_speed.py runs the same against SB3)
 DDPG_ZOO_PENDULUM = dict(gamma=0.98, buffer_size=200_000, learning_starts=10_000, action_noise="normal",
@@ -49,9 +56,10 @@ TASKS = {
     # REINFORCE defaults: 1 env, updates every 1000 steps on the episodes that finished, Adam 1e-3
     "cartpole-reinforce-value": ("Reinforce", "CartPole-v1", 300_000, dict(baseline="value"), 475.0),
     "cartpole-reinforce-mean": ("Reinforce", "CartPole-v1", 300_000, dict(baseline="mean"), 475.0),
+    "cartpole-dqn": ("DQN", "CartPole-v1", 100_000, DQN_CARTPOLE, 475.0),
     # rl-zoo's DQN CartPole settings (unstable on some seeds, in SB3 too) and Rainbow on a smaller
     # step size with a return support that fits CartPole's discounted returns (≤ 100 at γ 0.99)
-    "cartpole-dqn": ("DQN", "CartPole-v1", 100_000, DQN_ZOO_CARTPOLE, 475.0),
+    "cartpole-dqn-zoo": ("DQN", "CartPole-v1", 100_000, DQN_ZOO_CARTPOLE, 475.0),
     "cartpole-rainbow": ("Rainbow", "CartPole-v1", 100_000,
                          {**DQN_ZOO_CARTPOLE, "learning_rate": 1e-3, "v_min": 0.0, "v_max": 100.0, "buffer_size": 50_000,
                           "train_freq": 4, "gradient_steps": 1, "target_update_interval": 500}, 475.0),

@@ -39,7 +39,7 @@ def full_buffer(prioritized: bool):
     buffer.next_offset[:] = 3
     buffer.valid[:] = True
     buffer.valid[0, -3:] = False  # the write head's neighbourhood
-    buffer._num_valid = int(buffer.valid.sum())
+    buffer.recount_transitions()
     buffer.next_slot[:] = CAPACITY - 3
     if prioritized:
         buffer.tree.update(np.arange(CAPACITY), rng.random(CAPACITY) * buffer.valid.reshape(-1))

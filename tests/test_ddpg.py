@@ -1,4 +1,8 @@
 import copy
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -7,14 +11,17 @@ import torch
 
 from agents import DDPG, DQN
 from rlkit import evaluate
+from rlkit.checkpoint import load_checkpoint
 from rlkit.errors import UnsupportedSpaceError
+
+ROOT = Path(__file__).resolve().parent.parent
 
 TINY = dict(buffer_size=2000, learning_starts=64, batch_size=32, net_arch=(32, 32))
 
 
-def _rescaled_pendulum():
-    # agent-side bounds [1, 3], not symmetric about 0: what the env sees is mapped back to [-2, 2]
-    return gym.wrappers.RescaleAction(gym.make("Pendulum-v1"), min_action=1.0, max_action=3.0)
+def _rescaled_pendulum(low, high):
+    # agent-side bounds [low, high], not symmetric about 0: what the env sees is mapped back to [-2, 2]
+    return lambda: gym.wrappers.RescaleAction(gym.make("Pendulum-v1"), min_action=low, max_action=high)
 
 
 def _unbounded_pendulum():
@@ -36,22 +43,26 @@ def test_wrong_action_space_names_the_agents_that_fit():
         DQN("Pendulum-v1")
 
 
-def test_actions_respect_any_bounds_during_warm_up_exploration_and_evaluation():
-    agent = DDPG(_rescaled_pendulum, seed=0, action_noise_std=2.0, **TINY)  # noise far past the bounds
+@pytest.mark.parametrize("low,high", [(1.0, 3.0), (-0.3, 0.7)])
+def test_actions_respect_any_bounds_during_warm_up_exploration_and_evaluation(low, high):
+    agent = DDPG(_rescaled_pendulum(low, high), seed=0, action_noise_std=2.0, **TINY)  # noise far past the bounds
+    low, high = agent.action_space.low[0], agent.action_space.high[0]  # as float32
+    span = high - low
     obs = np.random.default_rng(0).standard_normal((256, 3)).astype(np.float32)
     warm_up = agent.explore(obs, 0.0)
-    assert warm_up.min() >= 1.0 and warm_up.max() <= 3.0
-    assert warm_up.min() < 1.2 and warm_up.max() > 2.8  # uniform over the whole range
+    assert warm_up.min() >= low and warm_up.max() <= high
+    assert warm_up.min() < low + 0.1 * span and warm_up.max() > high - 0.1 * span  # uniform over the whole range
     agent.num_steps = agent.config.learning_starts
     noisy = agent.explore(obs, 0.5)
-    assert noisy.min() >= 1.0 and noisy.max() <= 3.0 and (noisy == 1.0).any() and (noisy == 3.0).any()
+    assert noisy.min() >= low and noisy.max() <= high and (noisy == low).any() and (noisy == high).any()
     greedy = agent.act(obs, deterministic=True)
-    assert greedy.min() >= 1.0 and greedy.max() <= 3.0
+    assert greedy.min() >= low and greedy.max() <= high
     # the critic sees unit actions: the bounds map onto [-1, 1]
-    torch.testing.assert_close(agent.scale.to_unit(torch.tensor([[1.0], [2.0], [3.0]])), torch.tensor([[-1.0], [0.0], [1.0]]))
+    torch.testing.assert_close(agent.scale.to_unit(torch.tensor([[low], [(low + high) / 2], [high]])),
+                               torch.tensor([[-1.0], [0.0], [1.0]]))
     agent.learn(200, progress=False, eval_episodes=0)
     actions = agent.replay.actions[agent.replay.valid]
-    assert actions.min() >= 1.0 and actions.max() <= 3.0
+    assert actions.min() >= low and actions.max() <= high
 
 
 def test_unbounded_action_dimensions_are_not_squashed():
@@ -160,3 +171,18 @@ def test_learns_pendulum_on_a_small_budget():
     agent.learn(6000, progress=False, eval_episodes=0)
     mean, _ = evaluate(agent, episodes=5, seed=100)
     assert mean > -400  # random play scores about -1200
+
+
+def test_cli_trains_and_resumes_with_its_replay(tmp_path):
+    run = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    base = [sys.executable, "-m", "rlkit.cli", "train", "ddpg", "--env", "Pendulum-v1", "--eval-episodes", "0",
+            "--no-progress", "--log-dir", str(run), "--learning-starts", "100", "--batch-size", "32", "--net-arch", "32,32",
+            "--buffer-size", "5000", "--action-noise", "ornstein-uhlenbeck"]
+    subprocess.run([*base, "--total-steps", "1000"], env=env, check=True, timeout=120)
+    subprocess.run([*base, "--total-steps", "2000", "--resume"], env=env, check=True, timeout=120)
+    payload = load_checkpoint(run / "checkpoint.pt")
+    assert payload["counters"]["num_steps"] == 2000
+    # 2000 steps less one autoreset step after each of the 200-step episodes that ended before the
+    # last one (the resume at 1000 resets the envs instead of autoresetting): 1000 + 1000 - 4 - 4
+    assert int(payload["state"]["replay"]["valid"].sum()) == 1992

@@ -56,6 +56,17 @@ def test_dueling_head_subtracts_the_mean_advantage():
     torch.testing.assert_close(q.mean(-1, keepdim=True), value)
 
 
+@pytest.mark.parametrize("eps", [0.0, 0.3, 1.0])
+def test_epsilon_greedy_takes_the_greedy_action_with_probability_one_minus_epsilon(eps):
+    others = {k: v for k, v in TINY.items() if k != "learning_starts"}
+    agent = DQN("CartPole-v1", seed=0, learning_starts=0, exploration_fraction=0.0, exploration_final_eps=eps, **others)
+    obs = np.random.default_rng(1).standard_normal((20_000, 4)).astype(np.float32)
+    greedy = agent.predict(obs, deterministic=True)
+    agreement = (agent.explore(obs, 0.5) == greedy).mean()
+    # a random action matches the greedy one 1 time in 2 on CartPole
+    assert agreement == pytest.approx(1 - eps + eps / 2, abs=0.015)
+
+
 def test_noisy_layers_replace_epsilon_greedy():
     agent = DQN("CartPole-v1", seed=0, noisy=True, learning_starts=0, exploration_initial_eps=1.0,
                 exploration_final_eps=1.0, **{k: v for k, v in TINY.items() if k != "learning_starts"})

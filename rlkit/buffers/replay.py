@@ -26,10 +26,20 @@ import torch
 
 from rlkit.buffers.sum_tree import SumTree
 from rlkit.errors import ConfigError
+from rlkit.networks.encoders import is_image_space
 from rlkit.types import ReplaySample
 
 
 class ReplayBuffer:
+    @classmethod
+    def for_spaces(cls, observation_space: Any, num_envs: int, capacity: int, action_shape: tuple[int, ...],
+                   action_dtype: np.dtype, **options: Any) -> "ReplayBuffer":
+        """A buffer for an agent's spaces: stacked uint8 frames ([k, H, W]) are stored one frame at a
+        time, anything else as float32 observations."""
+        shape = observation_space.shape
+        return cls(capacity, num_envs, shape, np.uint8 if observation_space.dtype == np.uint8 else np.float32,
+                   action_shape, action_dtype, frame_stack=shape[0] if is_image_space(observation_space) else 1, **options)
+
     def __init__(
         self,
         capacity: int,
@@ -219,10 +229,15 @@ class ReplayBuffer:
             setattr(self, name, value.copy())
         self._open = [[list(w) for w in opened] for opened in state["open"]]
         self.frames_written = int(state["frames_written"])
-        self._num_valid = int(self.valid.sum())
+        self.recount_transitions()
         self.max_priority = float(state["max_priority"])
         if self.tree is not None:
             self.tree.tree = state["tree"].numpy().copy()
+
+    def recount_transitions(self) -> None:
+        """Resynchronise the transition count with ``valid`` after its arrays were written directly
+        (a loaded state, or a benchmark that fills the storage in bulk)."""
+        self._num_valid = int(self.valid.sum())
 
     @property
     def nbytes(self) -> int:
