@@ -186,3 +186,12 @@ def test_cli_trains_and_resumes_with_its_replay(tmp_path):
     # 2000 steps less one autoreset step after each of the 200-step episodes that ended before the
     # last one (the resume at 1000 resets the envs instead of autoresetting): 1000 + 1000 - 4 - 4
     assert int(payload["state"]["replay"]["valid"].sum()) == 1992
+
+
+@pytest.mark.parametrize("noise", ["normal", "ornstein-uhlenbeck", "none"])
+def test_several_envs_n_step_and_every_noise_train(noise):
+    agent = DDPG("Pendulum-v1", seed=0, num_envs=3, n_step=3, action_noise=noise, **TINY)
+    agent.learn(450, progress=False, eval_episodes=0)
+    assert agent.num_steps == 450 and agent.num_updates == (450 - 66) // 3 + 1
+    assert agent.replay.n_step == 3 and np.isclose(agent.replay.discounts[agent.replay.valid], 0.99 ** 3).all()
+    assert torch.isfinite(agent.actor_flat.param).all() and torch.isfinite(agent.critic_flat.param).all()
