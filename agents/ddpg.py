@@ -108,6 +108,7 @@ class ActionScale(nn.Module):
 
 
 def _hidden_layers(in_dim: int, sizes: tuple[int, ...], activation: str) -> list[nn.Module]:
+    # PyTorch's default Linear initialisation, as in SB3's DDPG, so the two start alike
     layers: list[nn.Module] = []
     for size in sizes:
         layers += [nn.Linear(in_dim, size), ACTIVATIONS[activation]()]
