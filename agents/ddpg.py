@@ -28,8 +28,8 @@ from rlkit.agent import Agent
 from rlkit.buffers import ReplayBuffer
 from rlkit.config import AgentConfig, check
 from rlkit.errors import UnsupportedSpaceError
-from rlkit.networks import is_image_space
-from rlkit.networks.encoders import ACTIVATIONS, NatureCNN
+from rlkit.networks import is_image_space, make_encoder
+from rlkit.networks.encoders import ACTIVATIONS
 from rlkit.optim import FlatParameters
 from rlkit.types import LearnOut, ReplaySample
 from rlkit.utils import configure_threads
@@ -143,9 +143,10 @@ class Critic(nn.Module):
 
 
 def _features(obs_space: gym.spaces.Box) -> tuple[nn.Module, int]:
-    """NatureCNN for stacked frames, otherwise the flattened observation."""
+    """NatureCNN for [C, H, W] frames (a typed error for channels-last images), otherwise the
+    flattened observation."""
     if is_image_space(obs_space):
-        cnn = NatureCNN(obs_space.shape)
+        cnn = make_encoder(obs_space, "cnn")
         return cnn, cnn.out_dim
     return _FloatFlatten(), int(np.prod(obs_space.shape))
 

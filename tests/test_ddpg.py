@@ -195,3 +195,24 @@ def test_several_envs_n_step_and_every_noise_train(noise):
     assert agent.num_steps == 450 and agent.num_updates == (450 - 66) // 3 + 1
     assert agent.replay.n_step == 3 and np.isclose(agent.replay.discounts[agent.replay.valid], 0.99 ** 3).all()
     assert torch.isfinite(agent.actor_flat.param).all() and torch.isfinite(agent.critic_flat.param).all()
+
+
+def test_channels_last_images_get_a_typed_error_and_frame_stacks_train():
+    class Pixels(gym.Env):
+        action_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+
+        def __init__(self, shape):
+            self.observation_space = gym.spaces.Box(0, 255, shape, np.uint8)
+
+        def reset(self, *, seed=None, options=None):
+            super().reset(seed=seed)
+            return self.observation_space.sample(), {}
+
+        def step(self, action):
+            return self.observation_space.sample(), float(action[0]), False, False, {}
+
+    with pytest.raises(UnsupportedSpaceError, match="channels first"):
+        DDPG(lambda: Pixels((84, 84, 3)), seed=0)
+    agent = DDPG(lambda: Pixels((4, 84, 84)), seed=0, torch_threads=1, buffer_size=400, learning_starts=40, batch_size=8)
+    agent.learn(60, progress=False, eval_episodes=0)
+    assert agent.replay.k == 4 and agent.num_updates == 21
