@@ -67,6 +67,20 @@ def test_epsilon_greedy_takes_the_greedy_action_with_probability_one_minus_epsil
     assert agreement == pytest.approx(1 - eps + eps / 2, abs=0.015)
 
 
+def test_anneal_lr_decays_the_learning_rate_linearly_to_zero():
+    agent = DQN("CartPole-v1", seed=0, anneal_lr=True, learning_rate=1e-3, **TINY)
+    agent.train_step(0.0)  # before learning_starts: nothing changes
+    assert agent.optimizer.param_groups[0]["lr"] == 1e-3
+    agent.learn(400, progress=False, eval_episodes=0)
+    # the last learning phase ran at step 400 of 400
+    assert agent.optimizer.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)
+    agent.num_steps += 1  # the next learning phase is due; at a quarter of a run the rate is 3/4
+    agent.train_step(0.25)
+    assert agent.optimizer.param_groups[0]["lr"] == pytest.approx(7.5e-4)
+    constant = DQN("CartPole-v1", seed=0, learning_rate=1e-3, **TINY).learn(400, progress=False, eval_episodes=0)
+    assert constant.optimizer.param_groups[0]["lr"] == 1e-3
+
+
 def test_noisy_layers_replace_epsilon_greedy():
     agent = DQN("CartPole-v1", seed=0, noisy=True, learning_starts=0, exploration_initial_eps=1.0,
                 exploration_final_eps=1.0, **{k: v for k, v in TINY.items() if k != "learning_starts"})
