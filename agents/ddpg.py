@@ -13,7 +13,6 @@ The replay buffer holds env actions; the critic sees them in unit space.
 """
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -28,9 +27,9 @@ from rlkit.agent import Agent
 from rlkit.buffers import ReplayBuffer
 from rlkit.config import AgentConfig, check
 from rlkit.errors import UnsupportedSpaceError
-from rlkit.networks import is_image_space, make_encoder
+from rlkit.networks import make_encoder
 from rlkit.networks.encoders import ACTIVATIONS
-from rlkit.optim import FlatParameters
+from rlkit.optim import FlatParameters, TargetNetwork
 from rlkit.types import LearnOut, ReplaySample
 from rlkit.utils import configure_threads
 
@@ -88,8 +87,6 @@ class ActionScale(nn.Module):
         self.register_buffer("half_range", torch.as_tensor(half, dtype=torch.float32))
         self.register_buffer("bounded_mask", torch.as_tensor(bounded))
         self.np_center, self.np_half = center.astype(np.float32), half.astype(np.float32)
-        self.np_low = np.where(bounded, -1.0, -np.inf).astype(np.float32)  # unit-space bounds
-        self.np_high = -self.np_low
         self.env_low = np.where(bounded, space.low, -np.inf).astype(np.float32)
         self.env_high = np.where(bounded, space.high, np.inf).astype(np.float32)
 
@@ -144,31 +141,9 @@ class Critic(nn.Module):
 
 def _features(obs_space: gym.spaces.Box) -> tuple[nn.Module, int]:
     """NatureCNN for [C, H, W] frames (a typed error for channels-last images), otherwise the
-    flattened observation."""
-    if is_image_space(obs_space):
-        cnn = make_encoder(obs_space, "cnn")
-        return cnn, cnn.out_dim
-    return _FloatFlatten(), int(np.prod(obs_space.shape))
-
-
-class _FloatFlatten(nn.Module):
-    def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        return obs.reshape(obs.shape[0], -1).float()
-
-
-class _TargetCopy:
-    """A frozen copy of a network whose parameters sit in one buffer, so a Polyak update is one op."""
-
-    def __init__(self, module: nn.Module):
-        self.module = copy.deepcopy(module)
-        self.flat = FlatParameters(self.module)
-        self.module.requires_grad_(False)
-        self.flat.param.requires_grad_(False)
-
-    @torch.no_grad()
-    def update(self, online: FlatParameters, tau: float) -> None:
-        """target ← τ online + (1 − τ) target."""
-        self.flat.param.lerp_(online.param, tau)
+    flattened float observation (an MLP encoder with no hidden layers)."""
+    encoder = make_encoder(obs_space, hidden_sizes=())
+    return encoder, encoder.out_dim
 
 
 class DDPG(Agent):
@@ -197,7 +172,7 @@ class DDPG(Agent):
         self.actor = Actor(self.observation_space, self.scale, cfg).to(self.device)
         self.critic = Critic(self.observation_space, self.act_dim, cfg).to(self.device)
         self.actor_flat, self.critic_flat = FlatParameters(self.actor), FlatParameters(self.critic)
-        self.actor_target, self.critic_target = _TargetCopy(self.actor), _TargetCopy(self.critic)
+        self.actor_target, self.critic_target = TargetNetwork(self.actor), TargetNetwork(self.critic)
         self.actor_optimizer = torch.optim.Adam([self.actor_flat.param], lr=cfg.learning_rate, fused=True)
         self.critic_optimizer = torch.optim.Adam([self.critic_flat.param], lr=cfg.critic_learning_rate or cfg.learning_rate,
                                                  fused=True)
@@ -222,8 +197,7 @@ class DDPG(Agent):
             unit = np.where(self.scale.bounded, self.np_rng.uniform(-1.0, 1.0, (n, self.act_dim)),
                             self.np_rng.standard_normal((n, self.act_dim)))
             return self.scale.to_env(unit)
-        unit = self._unit_actions(obs) + self._noise(n)
-        return self.scale.to_env(np.clip(unit, self.scale.np_low, self.scale.np_high))
+        return self.scale.to_env(self._unit_actions(obs) + self._noise(n))  # clipped to the bounds there
 
     def _noise(self, n: int) -> np.ndarray:
         cfg = self.config

@@ -14,7 +14,6 @@ Exploration: ε-greedy on a linear schedule, Boltzmann as an option, or the nois
 """
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +31,7 @@ from rlkit.networks import is_image_space, make_encoder
 from rlkit.networks.encoders import ACTIVATIONS
 from rlkit.networks.heads import CategoricalHead
 from rlkit.networks.q_head import QHead, project_distribution
-from rlkit.optim import FlatParameters
+from rlkit.optim import FlatParameters, TargetNetwork, set_learning_rate
 from rlkit.types import LearnOut, ReplaySample
 from rlkit.utils import configure_threads
 
@@ -138,9 +137,9 @@ class DQN(Agent):
         self.threads = configure_threads(cfg.torch_threads, compute_bound=image)
         self.n_actions = int(self.action_space.n)
         self.q_net = QNetwork(self.observation_space, self.n_actions, cfg).to(self.device)
-        self.target_net = copy.deepcopy(self.q_net)
-        self.target_net.requires_grad_(False)
         self.flat = FlatParameters(self.q_net)
+        self.target = TargetNetwork(self.q_net)
+        self.target_net = self.target.module
         self.optimizer = torch.optim.Adam([self.flat.param], lr=cfg.learning_rate, eps=cfg.adam_eps, fused=True)
         self.replay = ReplayBuffer.for_spaces(
             self.observation_space, cfg.num_envs, cfg.buffer_size, (), np.int64, gamma=cfg.gamma, n_step=cfg.n_step,
@@ -192,8 +191,7 @@ class DQN(Agent):
         if self.num_steps - self._last_train_step >= cfg.train_freq * cfg.num_envs:
             self._last_train_step = self.num_steps
             if cfg.anneal_lr:
-                for group in self.optimizer.param_groups:
-                    group["lr"] = cfg.learning_rate * (1.0 - progress)
+                set_learning_rate(self.optimizer, cfg.learning_rate * (1.0 - progress))
             for _ in range(cfg.gradient_steps):
                 beta = cfg.prioritized_beta + (1.0 - cfg.prioritized_beta) * progress
                 out = self.update(self.replay.sample(cfg.batch_size, beta))
@@ -203,11 +201,9 @@ class DQN(Agent):
             self._update_target()
         return out
 
-    @torch.no_grad()
     def _update_target(self) -> None:
-        """target ← τ online + (1 − τ) target, per tensor (the two may differ in memory layout)."""
-        for target, online in zip(self.target_net.parameters(), self.q_net.parameters()):
-            target.lerp_(online, self.config.tau)
+        """target ← τ online + (1 − τ) target: a copy at τ = 1, Polyak averaging below."""
+        self.target.update(self.flat, self.config.tau)
 
     @torch.no_grad()
     def td_targets(self, next_obs: torch.Tensor, rewards: torch.Tensor, bootstrap: torch.Tensor) -> torch.Tensor:

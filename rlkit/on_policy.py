@@ -11,12 +11,12 @@ import numpy as np
 import torch
 
 from rlkit.agent import Agent
-from rlkit.buffers import RolloutBuffer
+from rlkit.buffers import RolloutBuffer, observation_dtype
 from rlkit.config import AgentConfig, check
 from rlkit.networks import ActorCritic, is_image_space
 from rlkit.networks.encoders import ACTIVATIONS
 from rlkit.normalize import RunningMeanStd
-from rlkit.optim import FlatParameters
+from rlkit.optim import FlatParameters, set_learning_rate
 from rlkit.types import ActOut, RolloutBatch
 from rlkit.utils import configure_threads
 
@@ -93,18 +93,17 @@ class OnPolicyAgent(Agent):
 
     def make_rollout_buffer(self) -> RolloutBuffer:
         space = self.observation_space
-        obs_dtype = np.uint8 if space.dtype == np.uint8 else np.float32
         action_dtype = np.int64 if self.head.action_dtype == torch.long else np.float32
         return RolloutBuffer(
-            self.config.n_steps, self.config.num_envs, space.shape, obs_dtype, self.head.action_shape, action_dtype,
+            self.config.n_steps, self.config.num_envs, space.shape, observation_dtype(space), self.head.action_shape,
+            action_dtype,
             self.head.param_dim,
         )
 
     # --- helpers for update() -------------------------------------------------------------------
     def set_learning_rate(self, progress_remaining: float) -> float:
         lr = self.config.learning_rate * (progress_remaining if self.config.anneal_lr else 1.0)
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
+        set_learning_rate(self.optimizer, lr)
         return lr
 
     def training_rewards(self, batch: RolloutBatch) -> np.ndarray:

@@ -1,6 +1,7 @@
 """Contiguous parameter and gradient storage for small networks."""
 from __future__ import annotations
 
+import copy
 import math
 
 import torch
@@ -55,3 +56,26 @@ class FlatParameters:
         norm = torch.linalg.vector_norm(self.param.grad)
         self.param.grad.mul_(torch.clamp(max_norm / (norm + 1e-6), max=1.0))
         return norm
+
+
+class TargetNetwork:
+    """A frozen copy of a network for bootstrapped targets (DQN, DDPG). Its parameters sit in one
+    flat buffer laid out like the online network's ``FlatParameters``, so a Polyak average (or, at
+    τ = 1, a hard copy) is one op over the whole network, whatever the weights' memory layouts."""
+
+    def __init__(self, online: nn.Module):
+        self.module = copy.deepcopy(online)
+        self.flat = FlatParameters(self.module)
+        self.module.requires_grad_(False)
+        self.flat.param.requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, online: FlatParameters, tau: float) -> None:
+        """target ← τ online + (1 − τ) target (``lerp_`` returns ``online`` exactly at τ = 1)."""
+        self.flat.param.lerp_(online.param, tau)
+
+
+def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    """Set every parameter group's learning rate (schedules such as ``anneal_lr``)."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr

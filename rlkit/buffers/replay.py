@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from rlkit.buffers.rollout import observation_dtype
 from rlkit.buffers.sum_tree import SumTree
 from rlkit.errors import ConfigError
 from rlkit.networks.encoders import is_image_space
@@ -37,8 +38,9 @@ class ReplayBuffer:
         """A buffer for an agent's spaces: stacked uint8 frames ([k, H, W]) are stored one frame at a
         time, anything else as float32 observations."""
         shape = observation_space.shape
-        return cls(capacity, num_envs, shape, np.uint8 if observation_space.dtype == np.uint8 else np.float32,
-                   action_shape, action_dtype, frame_stack=shape[0] if is_image_space(observation_space) else 1, **options)
+        frame_stack = shape[0] if is_image_space(observation_space) else 1
+        return cls(capacity, num_envs, shape, observation_dtype(observation_space), action_shape, action_dtype,
+                   frame_stack=frame_stack, **options)
 
     def __init__(
         self,

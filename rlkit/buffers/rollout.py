@@ -1,10 +1,17 @@
 """RolloutBuffer: T steps from N envs, preallocated NumPy on the CPU where the envs run."""
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 
 from rlkit.types import ActOut, RolloutBatch
+
+
+def observation_dtype(space: Any) -> type:
+    """How buffers store observations: uint8 frames as they are, everything else as float32."""
+    return np.uint8 if space.dtype == np.uint8 else np.float32
 
 
 class RolloutBuffer:
