@@ -70,7 +70,6 @@ def test_frame_stacks_are_rebuilt_from_single_frames_and_never_cross_episodes():
     obs = np.stack([stack(f) for f in first])
     buffer.start(obs)
     history = [list(f) for f in first]
-    truth = {}  # decision obs frames -> next obs frames (2 steps on, or final at the episode end)
     next_frame = [2, 51]
     for t in range(30):
         next_obs, valid, ends = [], [], []
