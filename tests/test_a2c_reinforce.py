@@ -150,6 +150,80 @@ def test_a2c_atari_cnn_shared_trunk_updates():
     assert agent.net.critic_encoder is None and not torch.equal(before, agent.flat.param)
 
 
+def _image_actor_critic():
+    import gymnasium as gym
+
+    from rlkit.networks import ActorCritic
+
+    torch.manual_seed(0)
+    return ActorCritic(gym.spaces.Box(0, 255, (4, 84, 84), np.uint8), gym.spaces.Discrete(6))
+
+
+def test_recorded_activations_give_the_forward_pass_and_its_gradients():
+    net = _image_actor_critic()
+    record = net.make_activation_record(12)
+    obs = torch.from_numpy(np.random.default_rng(0).integers(0, 256, (12, 4, 84, 84), dtype=np.uint8))
+    for chunk in obs.split(4):  # a rollout of three steps over four envs
+        net.rollout_step(chunk.numpy(), record)
+    rows = torch.tensor([0, 2, 3, 7, 11])  # the valid rows of the batch
+
+    def gradient(forward):
+        for p in net.parameters():
+            p.grad = None
+        params, values = forward()
+        (params.log_softmax(-1)[:, 1].sum() + values.pow(2).sum()).backward()
+        return params, torch.cat([p.grad.flatten() for p in net.parameters()])
+
+    fresh_params, fresh_grad = gradient(lambda: net(obs[rows]))
+    recorded_params, recorded_grad = gradient(lambda: net.forward_recorded(obs[rows], record, rows))
+    torch.testing.assert_close(recorded_params, fresh_params, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(recorded_grad, fresh_grad, rtol=1e-4, atol=1e-5)
+    # and over every row, in record order
+    fresh_params, fresh_grad = gradient(lambda: net(obs))
+    recorded_params, recorded_grad = gradient(lambda: net.forward_recorded(obs, record, None))
+    torch.testing.assert_close(recorded_grad, fresh_grad, rtol=1e-4, atol=1e-5)
+
+
+def test_activation_record_only_matches_the_rollout_it_recorded():
+    net = _image_actor_critic()
+    record = net.make_activation_record(8)
+    obs = torch.from_numpy(np.random.default_rng(1).integers(0, 256, (8, 4, 84, 84), dtype=np.uint8))
+    net.rollout_step(obs[:4].numpy(), record)
+    assert not record.matches(obs[:4], None)  # half a rollout
+    net.rollout_step(obs[4:].numpy(), record)
+    assert record.matches(obs, None) and record.matches(obs[[1, 5]], torch.tensor([1, 5]))
+    other = obs.clone()
+    other[3, 2, 40, 40] ^= 1  # one pixel of one frame
+    assert not record.matches(other, None) and not record.matches(obs[[1, 5]], torch.tensor([1, 6]))
+    net.rollout_step(obs[:4].numpy(), record)  # more rows than one rollout: spoiled until cleared
+    assert not record.matches(obs, None)
+    record.clear()
+    assert not record.matches(obs, None)
+    assert _image_actor_critic().make_activation_record(8) is not None
+    assert A2C("CartPole-v1", seed=0).record is None  # MLPs: nothing to gain
+
+
+def test_a2c_update_through_recorded_activations_matches_a_fresh_forward_pass():
+    runs = []
+    for keep in (True, False):
+        agent = A2C("ALE/Pong-v5", seed=0, num_envs=2, n_steps=5, ent_coef=0.01, torch_threads=1)
+        if not keep:
+            agent.record = None
+        used = []
+        forward_recorded = agent.net.forward_recorded
+        agent.net.forward_recorded = lambda *args: used.append(1) or forward_recorded(*args)
+        agent.learn(10, progress=False, eval_episodes=0)  # one update
+        runs.append((agent, len(used)))
+    (kept, uses), (fresh, no_uses) = runs
+    assert uses == 1 and no_uses == 0
+    assert kept.record.count == 0  # cleared once the parameters moved
+    torch.testing.assert_close(kept.flat.param.grad, fresh.flat.param.grad, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(kept.flat.param, fresh.flat.param, rtol=0, atol=1e-5)
+    kept.net.rollout_step(np.zeros((2, 4, 84, 84), np.uint8), kept.record)
+    kept.load_state_dict(fresh.state_dict())
+    assert kept.record.count == 0  # recorded with the parameters just replaced
+
+
 def test_reinforce_rejects_unknown_baseline():
     with pytest.raises(ConfigError, match="baseline"):
         Reinforce("CartPole-v1", baseline="median")

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from rlkit.networks.encoders import TwinMLP, is_image_space, make_encoder
+from rlkit.networks.encoders import ActivationRecord, NatureCNN, TwinMLP, is_image_space, make_encoder
 from rlkit.networks.heads import LOG_2PI, CategoricalHead, DiagGaussianHead, ValueHead, make_policy_head
 from rlkit.types import ActOut
 
@@ -69,6 +69,21 @@ class ActorCritic(nn.Module):
             return obs.contiguous(memory_format=torch.channels_last)
         return obs
 
+    def make_activation_record(self, rows: int) -> ActivationRecord | None:
+        """Storage for the encoder's activations over ``rows`` rollout observations, so an update
+        with the same parameters can skip its forward pass (``forward_recorded``); None where that
+        does not pay: only a CNN trunk shared by actor and critic records."""
+        if not isinstance(self.encoder, NatureCNN) or self.critic_encoder is not None:
+            return None
+        return ActivationRecord(self.encoder, rows, next(self.parameters()).device)
+
+    def forward_recorded(
+        self, obs: torch.Tensor, record: ActivationRecord, rows: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``forward`` over the recorded rows (``obs`` are their observations), from the record."""
+        features = self.encoder.forward_recorded(obs, record, rows)
+        return self.head(features), self.value_head(features)
+
     def params(self, obs: torch.Tensor) -> torch.Tensor:
         return self.head(self._features(obs)[0])
 
@@ -83,11 +98,12 @@ class ActorCritic(nn.Module):
         self._numpy = NumpyActorCritic(self, rng) if NumpyActorCritic.supports(self, device) else None
         return self._numpy is not None
 
-    def rollout_step(self, obs: np.ndarray) -> ActOut:
-        """Sample actions for a batch of observations; also their log-probs, values and params."""
+    def rollout_step(self, obs: np.ndarray, record: ActivationRecord | None = None) -> ActOut:
+        """Sample actions for a batch of observations; also their log-probs, values and params.
+        With ``record`` (see ``make_activation_record``) the encoder's activations are kept."""
         if self._numpy is not None:
             return self._numpy.step(obs)
-        return self._torch_rollout_step(obs)
+        return self._torch_rollout_step(obs, record)
 
     def rollout_values(self, obs: np.ndarray) -> np.ndarray:
         if self._numpy is not None:
@@ -96,8 +112,13 @@ class ActorCritic(nn.Module):
             return self.values(torch.as_tensor(obs, device=next(self.parameters()).device)).cpu().numpy()
 
     @torch.inference_mode()
-    def _torch_rollout_step(self, obs: np.ndarray) -> ActOut:
-        params, values = self(torch.as_tensor(obs, device=next(self.parameters()).device))
+    def _torch_rollout_step(self, obs: np.ndarray, record: ActivationRecord | None) -> ActOut:
+        obs_t = torch.as_tensor(obs, device=next(self.parameters()).device)
+        if record is None:
+            params, values = self(obs_t)
+        else:
+            features = self.encoder(obs_t, record)
+            params, values = self.head(features), self.value_head(features)
         actions = self.head.sample(params)
         return ActOut(*(t.cpu().numpy() for t in (actions, self.head.log_prob(params, actions), values, params)))
 

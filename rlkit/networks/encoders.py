@@ -56,17 +56,131 @@ class NatureCNN(nn.Module):
             nn.Flatten(),
         )
         with torch.no_grad():
-            flat = self.convs(torch.zeros(1, *obs_shape)).shape[1]
+            self.conv_out_shape = self.convs[:-1](torch.zeros(1, *obs_shape)).shape[1:]
+        flat = math.prod(self.conv_out_shape)
         self.linear = nn.Sequential(layer_init(nn.Linear(flat, features_dim)), nn.ReLU())
         self.out_dim = features_dim
         # channels-last convolutions: same fp32 maths, about 1.6x faster forward+backward on a CPU
         # with oneDNN (measured in benchmarks/ppo_atari.py), and the layout tensor cores prefer.
         self.convs.to(memory_format=torch.channels_last)
+        # the four weight layers, each followed by a ReLU, in order (for recorded forward passes)
+        self.layers: list[nn.Module] = [self.convs[0], self.convs[2], self.convs[4], self.linear[0]]
+        with torch.no_grad():
+            self.activation_shapes = [a.shape[1:] for a in self._activations(self._prepare(torch.zeros(1, *obs_shape)))]
 
-    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+    @staticmethod
+    def _prepare(obs: torch.Tensor) -> torch.Tensor:
         # reorder while still uint8 (a quarter of the bytes), then convert in the new layout
-        x = obs.contiguous(memory_format=torch.channels_last).float().div_(255.0)
-        return self.linear(self.convs(x))
+        return obs.contiguous(memory_format=torch.channels_last).float().div_(255.0)
+
+    def _activations(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Every layer's output after its ReLU (the third flattened), the last being the features."""
+        conv1, conv2, conv3, linear = self.layers
+        h1 = torch.relu(conv1(x))
+        h2 = torch.relu(conv2(h1))
+        h3 = torch.relu(conv3(h2)).flatten(1)
+        return [h1, h2, h3, torch.relu(linear(h3))]
+
+    def forward(self, obs: torch.Tensor, record: "ActivationRecord | None" = None) -> torch.Tensor:
+        """Features of a batch of [C, H, W] frames; with ``record``, its activations are kept."""
+        x = self._prepare(obs)
+        if record is None:
+            return self.linear(self.convs(x))
+        activations = self._activations(x)
+        record.write(obs, activations)
+        return activations[-1]
+
+    def forward_recorded(self, obs: torch.Tensor, record: "ActivationRecord", rows: torch.Tensor | None) -> torch.Tensor:
+        """The features of the recorded rows (all of them, or the ``rows`` indices, in record order;
+        ``obs`` are those rows' frames), differentiable in the parameters, without running the
+        forward pass again. Valid only while the parameters are those that recorded them."""
+        x = self._prepare(obs)
+        h1, h2, h3, features = record.rows(rows)
+        conv1, conv2, conv3, linear = self.layers
+        h = _RecordedLayer.apply(x, conv1.weight, conv1.bias, h1, conv1)
+        h = _RecordedLayer.apply(h, conv2.weight, conv2.bias, h2, conv2)
+        h = _RecordedLayer.apply(h, conv3.weight, conv3.bias, h3.view(-1, *self.conv_out_shape), conv3)
+        return _RecordedLayer.apply(h.flatten(1), linear.weight, linear.bias, features, linear)
+
+
+class ActivationRecord:
+    """The activations of a ``NatureCNN``'s forward passes over one rollout, row by row.
+
+    A2C takes one gradient step per rollout, with the parameters that collected it, so its update's
+    forward pass would compute again what the rollout's forward passes computed. Kept here, the
+    update backpropagates through them instead (``NatureCNN.forward_recorded``) and skips that
+    forward pass, about a third of an A2C update on Atari. ``write`` appends in rollout order, the
+    observations too, so ``matches`` can tell whether a batch is the one recorded; rows written past
+    ``capacity`` spoil the record until ``clear`` starts the next one. Whoever changes the
+    parameters must ``clear`` it: the record cannot see that.
+    """
+
+    def __init__(self, encoder: NatureCNN, capacity: int, device: torch.device):
+        self.capacity = capacity
+        self.slots = [
+            torch.empty(capacity, *shape, device=device,
+                        memory_format=torch.channels_last if len(shape) == 3 else torch.contiguous_format)
+            for shape in encoder.activation_shapes
+        ]
+        self.obs: torch.Tensor | None = None  # allocated at the first write, in the observations' dtype
+        self.count = 0
+
+    def clear(self) -> None:
+        self.count = 0
+
+    def write(self, obs: torch.Tensor, activations: list[torch.Tensor]) -> None:
+        n = obs.shape[0]
+        if self.count + n <= self.capacity:
+            if self.obs is None or self.obs.dtype != obs.dtype:
+                self.obs = torch.empty(self.capacity, *obs.shape[1:], dtype=obs.dtype, device=obs.device)
+            self.obs[self.count:self.count + n].copy_(obs)
+            for slot, activation in zip(self.slots, activations):
+                slot[self.count:self.count + n].copy_(activation)
+        self.count += n
+
+    def matches(self, obs: torch.Tensor, rows: torch.Tensor | None) -> bool:
+        """Whether the record is one whole rollout whose observations (the ``rows`` of them, or
+        all) are ``obs``."""
+        if self.count != self.capacity or self.obs is None or self.obs.dtype != obs.dtype:
+            return False
+        recorded = self.obs if rows is None else self.obs.index_select(0, rows)
+        if recorded.shape != obs.shape:
+            return False
+        recorded, obs = recorded.reshape(len(obs), -1), obs.reshape(len(obs), -1)
+        if obs.element_size() == 1 and obs.shape[1] % 8 == 0:  # compare frames 8 bytes at a time: ~7x faster
+            recorded, obs = recorded.view(torch.int64), obs.view(torch.int64)
+        return torch.equal(recorded, obs)
+
+    def rows(self, rows: torch.Tensor | None) -> list[torch.Tensor]:
+        """The recorded activations, all rows or the ``rows`` indices."""
+        if rows is None:
+            return self.slots
+        return [slot.index_select(0, rows) for slot in self.slots]
+
+
+class _RecordedLayer(torch.autograd.Function):
+    """y = relu(layer(x; weight, bias)) where y was recorded from the same x and parameters: the
+    forward returns it as it is, the backward is the layer's (``nn.Conv2d`` or ``nn.Linear``)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, y: torch.Tensor, layer: nn.Module):
+        ctx.save_for_backward(x, weight, y)
+        ctx.layer = layer
+        return y.view_as(y)
+
+    @staticmethod
+    def backward(ctx, grad_y: torch.Tensor):
+        x, weight, y = ctx.saved_tensors
+        layer, need_grad_x = ctx.layer, ctx.needs_input_grad[0]
+        grad = torch.ops.aten.threshold_backward(grad_y, y, 0)  # through the ReLU
+        if isinstance(layer, nn.Linear):
+            grad_x = grad @ weight if need_grad_x else None
+            return grad_x, grad.t() @ x, grad.sum(0), None, None
+        grad_x, grad_weight, grad_bias = torch.ops.aten.convolution_backward(
+            grad, x, weight, [weight.shape[0]], layer.stride, layer.padding, layer.dilation, False, [0, 0],
+            layer.groups, [need_grad_x, True, True],
+        )
+        return grad_x, grad_weight, grad_bias, None, None
 
 
 def is_image_space(space: gym.Space) -> bool:
