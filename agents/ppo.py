@@ -17,7 +17,7 @@ from typing import Any, Optional
 
 import torch
 
-from rlkit.buffers import valid_rows
+from rlkit.buffers import take_rows, valid_rows
 from rlkit.config import check
 from rlkit.on_policy import OnPolicyAgent, OnPolicyConfig, explained_variance
 from rlkit.returns import compute_gae
@@ -93,7 +93,7 @@ class PPO(OnPolicyAgent):
             # Shuffle once per epoch, then take contiguous slices: one gather per tensor per epoch
             # instead of one per minibatch.
             perm = torch.randperm(n, device=self.device)
-            epoch = [t[perm] for t in (obs, actions, old_log_probs, old_values, old_params, advantages, returns)]
+            epoch = [take_rows(t, perm) for t in (obs, actions, old_log_probs, old_values, old_params, advantages, returns)]
             for start in range(0, n, cfg.batch_size):
                 mb_obs, mb_actions, mb_old_log_probs, mb_old_values, mb_old_params, adv, mb_returns = (
                     t[start:start + cfg.batch_size] for t in epoch

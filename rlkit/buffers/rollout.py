@@ -83,3 +83,14 @@ def valid_rows(valid: np.ndarray, device: torch.device, *arrays: np.ndarray) -> 
     on ``device``: the training inputs of an on-policy update, moved once."""
     rows = np.flatnonzero(valid.reshape(-1))
     return [torch.as_tensor(a.reshape(-1, *a.shape[2:])[rows], device=device) for a in arrays]
+
+
+def take_rows(t: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """``t[rows]`` along the first axis, as ``index_select`` (advanced indexing costs ~9x more on the
+    CPU: 22 vs 2.5 ms for 1024 Atari stacks). A channels-last image batch is gathered through its
+    [B, H, W, C] view, so the rows come back channels-last too (``index_select`` on the
+    [B, C, H, W] view would reorder them to channels-first, at ~14 ms)."""
+    if t.dim() == 4 and not t.is_contiguous() and t.is_contiguous(memory_format=torch.channels_last):
+        return t.permute(0, 2, 3, 1).index_select(0, rows).permute(0, 3, 1, 2)
+    return t.index_select(0, rows)
+

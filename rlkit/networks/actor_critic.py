@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from rlkit.networks.encoders import ActivationRecord, NatureCNN, TwinMLP, is_image_space, make_encoder
+from rlkit.networks.encoders import ActivationRecord, NatureCNN, TwinMLP, is_image_space, make_encoder, to_channels_last
 from rlkit.networks.heads import LOG_2PI, CategoricalHead, DiagGaussianHead, ValueHead, make_policy_head
 from rlkit.types import ActOut
 
@@ -65,9 +65,7 @@ class ActorCritic(nn.Module):
     def training_layout(self, obs: torch.Tensor) -> torch.Tensor:
         """A batch of observations in the memory layout the encoder reads fastest: channels-last
         for image batches, so minibatch slices of it need no reordering per step."""
-        if obs.dim() == 4:
-            return obs.contiguous(memory_format=torch.channels_last)
-        return obs
+        return to_channels_last(obs) if obs.dim() == 4 else obs
 
     def make_activation_record(self, rows: int) -> ActivationRecord | None:
         """Storage for the encoder's activations over ``rows`` rollout observations, so an update

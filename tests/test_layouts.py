@@ -1,0 +1,35 @@
+"""Batch layout helpers: channels-last conversion and row gathers keep values and layout."""
+import numpy as np
+import pytest
+import torch
+
+from rlkit.buffers import take_rows
+from rlkit.networks.encoders import to_channels_last
+
+
+@pytest.mark.parametrize("shape", [(5, 4, 84, 84), (3, 2, 7, 9), (2, 1, 5, 5), (4, 6, 3, 3), (0, 4, 8, 8)])
+def test_to_channels_last_keeps_values_and_gives_channels_last_memory(shape):
+    obs = torch.from_numpy(np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8))
+    out = to_channels_last(obs)
+    assert out.shape == obs.shape and out.dtype == obs.dtype
+    assert torch.equal(out, obs)
+    assert out.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_to_channels_last_leaves_floats_and_channels_last_batches_to_torch():
+    floats = torch.randn(2, 4, 6, 6)
+    assert torch.equal(to_channels_last(floats), floats)
+    already = floats.contiguous(memory_format=torch.channels_last)
+    assert to_channels_last(already) is already
+
+
+def test_take_rows_matches_indexing_and_keeps_channels_last():
+    rng = np.random.default_rng(1)
+    frames = torch.from_numpy(rng.integers(0, 256, (16, 4, 10, 10), dtype=np.uint8))
+    rows = torch.randperm(16, generator=torch.Generator().manual_seed(0))
+    channels_last = to_channels_last(frames)
+    picked = take_rows(channels_last, rows)
+    assert torch.equal(picked, frames[rows])
+    assert picked.is_contiguous(memory_format=torch.channels_last)
+    vectors = torch.randn(16, 3)
+    assert torch.equal(take_rows(vectors, rows), vectors[rows])
