@@ -78,6 +78,7 @@ def main() -> None:
     parser.add_argument("--task", choices=sorted(TASKS))
     parser.add_argument("--steps", type=int, default=100_000)
     parser.add_argument("--contenders", nargs="+", default=None, help="rlkit, rlkit-envpool, sb3")
+    parser.add_argument("--repeats", type=int, default=1, help="interleaved rounds of all contenders; ratios are the median over rounds")
     parser.add_argument("--child", nargs=3, metavar=("CONTENDER", "TASK", "STEPS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -86,7 +87,7 @@ def main() -> None:
     if args.task is None:
         parser.error("--task is required")
     contenders = args.contenders or (["sb3", "rlkit", "rlkit-envpool"] if args.task == "pong" else ["sb3", "rlkit"])
-    rows = run_contenders(__file__, contenders, [args.task, str(args.steps)])
+    rows = run_contenders(__file__, contenders, [args.task, str(args.steps)], args.repeats)
     ratios = ratios_to(rows, "sb3", [c for c in contenders if c != "sb3"])
     save(f"a2c_speed_{args.task}", {"task": args.task, "env": TASKS[args.task]["env"], "steps": args.steps,
                                     "settings": TASKS[args.task], "results": rows, "ratios_vs_sb3": ratios})

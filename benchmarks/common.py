@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -42,22 +43,44 @@ def run_child(script: str, args: list[str], timeout: float = 3600, cpu: int | No
     return result
 
 
-def run_contenders(script: str, contenders: list[str], args: list[str]) -> dict[str, dict]:
-    """Each contender in its own process (``run_child``), one after the other; prints each row."""
+def run_contenders(script: str, contenders: list[str], args: list[str], repeats: int = 1) -> dict[str, dict]:
+    """Each contender in its own process (``run_child``), one after the other; prints each row.
+
+    With ``repeats`` > 1 the contenders run in ``repeats`` interleaved rounds (A, B, A, B, ...), so
+    a slow spell of this shared machine hits both sides; each row then keeps every round's figures
+    (``runs``) and reports the median steps/s."""
+    rounds: dict[str, list[dict]] = {c: [] for c in contenders}
+    for r in range(repeats):
+        for contender in contenders:
+            row = run_child(script, [contender, *args])
+            rounds[contender].append(row)
+            print(contender if repeats == 1 else f"{contender} (round {r + 1})", json.dumps(row), flush=True)
     rows = {}
-    for contender in contenders:
-        rows[contender] = run_child(script, [contender, *args])
-        print(contender, json.dumps(rows[contender]), flush=True)
+    for contender, runs in rounds.items():
+        rows[contender] = dict(runs[-1])
+        if repeats > 1:
+            rows[contender]["runs"] = runs
+            if all("steps_per_second" in run for run in runs):
+                rows[contender]["steps_per_second"] = statistics.median(run["steps_per_second"] for run in runs)
     return rows
 
 
 def ratios_to(rows: dict[str, dict], peer: str, mine: list[str]) -> dict[str, float]:
-    """steps/s of each of ``mine`` over the peer's, printed; empty if the peer did not run."""
+    """steps/s of each of ``mine`` over the peer's, printed; empty if the peer did not run. With
+    repeated rounds, the median of the per-round ratios (each round's figures were taken side by
+    side), and each round's ratio is printed too."""
     ratios = {}
     if peer in rows:
         for name in (m for m in mine if m in rows):
-            ratios[name] = round(rows[name]["steps_per_second"] / rows[peer]["steps_per_second"], 2)
-            print(f"{name}: {ratios[name]:.2f}x {peer.upper()}'s steps/s")
+            if "runs" in rows[name] and "runs" in rows[peer]:
+                per_round = [a["steps_per_second"] / b["steps_per_second"]
+                             for a, b in zip(rows[name]["runs"], rows[peer]["runs"])]
+                ratios[name] = round(statistics.median(per_round), 2)
+                print(f"{name}: {ratios[name]:.2f}x {peer.upper()}'s steps/s (median of rounds: "
+                      f"{', '.join(f'{r:.2f}' for r in per_round)})")
+            else:
+                ratios[name] = round(rows[name]["steps_per_second"] / rows[peer]["steps_per_second"], 2)
+                print(f"{name}: {ratios[name]:.2f}x {peer.upper()}'s steps/s")
     return ratios
 
 

@@ -64,12 +64,13 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10_000)
     parser.add_argument("--contenders", nargs="+", default=["sb3", "rlkit", "rlkit-envpool"],
                         help="sb3, rlkit, rlkit-envpool, rlkit-rainbow (Rainbow, all switches on; logs to runs/)")
+    parser.add_argument("--repeats", type=int, default=1, help="interleaved rounds of all contenders; ratios are the median over rounds")
     parser.add_argument("--child", nargs=2, metavar=("CONTENDER", "STEPS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(args.child[0], int(args.child[1]))))
         return
-    rows = run_contenders(__file__, args.contenders, [str(args.steps)])
+    rows = run_contenders(__file__, args.contenders, [str(args.steps)], args.repeats)
     ratios = ratios_to(rows, "sb3", [c for c in args.contenders if c != "sb3"])
     save("dqn_speed_pong", {"env": ENV, "steps": args.steps, "settings": SETTINGS, "results": rows, "ratios_vs_sb3": ratios})
 

@@ -94,12 +94,13 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10_240)
     parser.add_argument("--contenders", nargs="+",
                         default=["env-only", "env-only-envpool", "update-only", "sb3", "rlkit", "rlkit-envpool"])
+    parser.add_argument("--repeats", type=int, default=1, help="interleaved rounds of all contenders; ratios are the median over rounds")
     parser.add_argument("--child", nargs=2, metavar=("CONTENDER", "STEPS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(args.child[0], int(args.child[1]))))
         return
-    rows = run_contenders(__file__, args.contenders, [str(args.steps)])
+    rows = run_contenders(__file__, args.contenders, [str(args.steps)], args.repeats)
     rows.update({f"{name}_vs_sb3": ratio for name, ratio in ratios_to(rows, "sb3", list(BACKENDS)).items()})
     save("ppo_atari_pong", {"env": ENV, "steps": args.steps, "settings": CLEANRL, "results": rows})
 
