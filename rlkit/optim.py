@@ -32,9 +32,9 @@ class FlatParameters:
         with torch.no_grad():
             for p in params:
                 n = p.numel()
-                self.param[offset:offset + n].copy_(p.reshape(-1))
-                p.data = self.param.data[offset:offset + n].view_as(p)
-                p.grad = self.param.grad[offset:offset + n].view_as(p)
+                p_data, p_grad = (_same_layout(t[offset:offset + n], p) for t in (self.param.data, self.param.grad))
+                p_data.copy_(p)
+                p.data, p.grad = p_data, p_grad
                 offset += n
 
     def zero_grad(self) -> None:
@@ -56,6 +56,15 @@ class FlatParameters:
         norm = torch.linalg.vector_norm(self.param.grad)
         self.param.grad.mul_(torch.clamp(max_norm / (norm + 1e-6), max=1.0))
         return norm
+
+
+def _same_layout(segment: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+    """``segment`` (1-D, ``p.numel()`` long) viewed with ``p``'s shape and memory layout: channels-last
+    conv weights stay channels-last, so convolutions use them without a reorder copy per call."""
+    if p.dim() == 4 and not p.is_contiguous() and p.is_contiguous(memory_format=torch.channels_last):
+        n, c, h, w = p.shape
+        return segment.view(n, h, w, c).permute(0, 3, 1, 2)
+    return segment.view(p.shape)
 
 
 class TargetNetwork:

