@@ -54,7 +54,11 @@ class FlatParameters:
         """Scale the gradient to global L2 norm ≤ max_norm (``nn.utils.clip_grad_norm_``'s rule);
         returns the norm before clipping."""
         norm = torch.linalg.vector_norm(self.param.grad)
-        self.param.grad.mul_(torch.clamp(max_norm / (norm + 1e-6), max=1.0))
+        coef = torch.clamp(max_norm / (norm + 1e-6), max=1.0)
+        # On the CPU, skip the pass over every gradient when there is nothing to scale (reading the
+        # coefficient costs nothing there; on a GPU it would be a sync, so there it always scales).
+        if self.param.device.type != "cpu" or coef < 1.0:
+            self.param.grad.mul_(coef)
         return norm
 
 

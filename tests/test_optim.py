@@ -70,3 +70,16 @@ def test_flat_parameters_keep_channels_last_conv_weights_and_train_like_separate
         flat.step((flat_net(x) - y).pow(2).sum(), flat_opt, float("inf"))
         for a, b in zip(reference.parameters(), flat_net.parameters()):
             torch.testing.assert_close(a, b)
+
+
+def test_clip_grad_norm_leaves_small_gradients_alone_and_scales_large_ones():
+    flat = FlatParameters(_net())
+    flat.param.grad.copy_(torch.linspace(-1, 1, flat.param.numel()))
+    before = flat.param.grad.clone()
+    before_norm = float(torch.linalg.vector_norm(before))
+    norm = flat.clip_grad_norm_(2 * before_norm)
+    torch.testing.assert_close(norm, torch.tensor(before_norm))
+    assert torch.equal(flat.param.grad, before)  # within the bound: untouched
+    flat.clip_grad_norm_(0.5)
+    torch.testing.assert_close(torch.linalg.vector_norm(flat.param.grad), torch.tensor(0.5))
+    torch.testing.assert_close(flat.param.grad, before * (0.5 / (before_norm + 1e-6)))
