@@ -7,6 +7,8 @@ import math
 import torch
 from torch import nn
 
+from rlkit.networks.encoders import is_channels_last
+
 
 class FlatParameters:
     """Lays a module's parameters and their gradients out in two contiguous buffers.
@@ -65,7 +67,7 @@ class FlatParameters:
 def _same_layout(segment: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
     """``segment`` (1-D, ``p.numel()`` long) viewed with ``p``'s shape and memory layout: channels-last
     conv weights stay channels-last, so convolutions use them without a reorder copy per call."""
-    if p.dim() == 4 and not p.is_contiguous() and p.is_contiguous(memory_format=torch.channels_last):
+    if is_channels_last(p):
         n, c, h, w = p.shape
         return segment.view(n, h, w, c).permute(0, 3, 1, 2)
     return segment.view(p.shape)

@@ -59,7 +59,8 @@ class NatureCNN(nn.Module):
         with torch.no_grad():
             self.conv_out_shape = self.convs[:-1](torch.zeros(1, *obs_shape)).shape[1:]
         flat = math.prod(self.conv_out_shape)
-        self.linear = nn.Sequential(layer_init(nn.Linear(flat, features_dim)), nn.ReLU())
+        # a Sequential only so checkpoints keep the key linear.0.*; its ReLU is applied in forward
+        self.linear = nn.Sequential(layer_init(nn.Linear(flat, features_dim)))
         self.out_dim = features_dim
         # channels-last convolutions: same fp32 maths, about 1.6x faster forward+backward on a CPU
         # with oneDNN (measured in benchmarks/ppo_atari.py), and the layout tensor cores prefer.
@@ -192,6 +193,12 @@ class _RecordedLayer(torch.autograd.Function):
             layer.groups, [need_grad_x, True, True],
         )
         return grad_x, grad_weight, grad_bias, None, None
+
+
+def is_channels_last(t: torch.Tensor) -> bool:
+    """A 4-D tensor laid out [B, H, W, C] in memory (and not also plain contiguous, as when C or
+    H x W is 1)."""
+    return t.dim() == 4 and not t.is_contiguous() and t.is_contiguous(memory_format=torch.channels_last)
 
 
 def to_channels_last(obs: torch.Tensor) -> torch.Tensor:
