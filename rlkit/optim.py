@@ -14,12 +14,13 @@ class FlatParameters:
     """Lays a module's parameters and their gradients out in two contiguous buffers.
 
     Every parameter's ``.data`` and ``.grad`` become views into ``self.param`` and its ``.grad``,
-    so zeroing the gradients, clipping their global norm and the optimiser step each run as one op
-    on one tensor instead of a loop over every weight and bias. At MLP sizes that loop is most of
-    their cost (~130 µs of a ~900 µs PPO minibatch step on CartPole). Autograd accumulates into an
-    existing ``.grad`` in place, which keeps the views live; give the optimiser ``[self.param]``,
-    never call ``module.zero_grad()`` (it would unlink the views), and move the module to its
-    device before building this.
+    so clipping the gradients' global norm and the optimiser step each run as one op on one tensor
+    instead of a loop over every weight and bias. At MLP sizes that loop is most of their cost
+    (~130 µs of a ~900 µs PPO minibatch step on CartPole). ``step`` writes each new gradient into
+    its view (no zeroing pass, no accumulation); a plain ``loss.backward()`` after ``zero_grad()``
+    accumulates into the views as well. Give the optimiser ``[self.param]``, never call
+    ``module.zero_grad()`` (it would unlink the views), and move the module to its device before
+    building this.
     """
 
     def __init__(self, module: nn.Module):
@@ -30,6 +31,7 @@ class FlatParameters:
         total = sum(p.numel() for p in params)
         self.param = nn.Parameter(torch.empty(total, dtype=first.dtype, device=first.device))
         self.param.grad = torch.zeros_like(self.param)
+        self.params = params
         offset = 0
         with torch.no_grad():
             for p in params:
@@ -38,29 +40,48 @@ class FlatParameters:
                 p_data.copy_(p)
                 p.data, p.grad = p_data, p_grad
                 offset += n
+        self.grad_views = [p.grad for p in params]
 
     def zero_grad(self) -> None:
         self.param.grad.zero_()
 
     def step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, max_grad_norm: float) -> None:
-        """Zero the gradients, backpropagate ``loss``, clip the global norm to ``max_grad_norm``
+        """Backpropagate ``loss`` into the gradient buffer, clip its global norm to ``max_grad_norm``
         (``math.inf``: no clipping), step ``optimizer`` (which must hold ``[self.param]``)."""
-        self.zero_grad()
-        loss.backward()
+        self.backward(loss)
         if max_grad_norm != math.inf:
             self.clip_grad_norm_(max_grad_norm)
         optimizer.step()
+
+    def backward(self, loss: torch.Tensor) -> None:
+        """The gradient of ``loss`` into the gradient buffer, replacing its contents. Copying each
+        new gradient into its view is one pass over the buffer fewer than zeroing it and letting
+        autograd accumulate (read, add, write): with the dot-product norm below, 0.6-0.85 ms of a
+        24-31 ms DQN learning step on Pong here (paired medians; the 3136x512 layer's gradient
+        alone is 6.4 MB). Parameters the loss does not reach
+        get zeros, as ``backward`` after ``zero_grad`` would give them."""
+        grads = torch.autograd.grad(loss, self.params, allow_unused=True)
+        unused = [view for view, grad in zip(self.grad_views, grads) if grad is None]
+        if unused:
+            torch._foreach_zero_(unused)
+            pairs = [(view, grad) for view, grad in zip(self.grad_views, grads) if grad is not None]
+            if pairs:
+                torch._foreach_copy_(*map(list, zip(*pairs)))
+        else:
+            torch._foreach_copy_(self.grad_views, list(grads))
 
     @torch.no_grad()
     def clip_grad_norm_(self, max_norm: float) -> torch.Tensor:
         """Scale the gradient to global L2 norm ≤ max_norm (``nn.utils.clip_grad_norm_``'s rule);
         returns the norm before clipping."""
-        norm = torch.linalg.vector_norm(self.param.grad)
+        grad = self.param.grad
+        # BLAS dot reads the buffer once at full width: ~0.2 ms instead of ~0.45 ms for 1.7M floats
+        norm = torch.dot(grad, grad).sqrt() if grad.device.type == "cpu" else torch.linalg.vector_norm(grad)
         coef = torch.clamp(max_norm / (norm + 1e-6), max=1.0)
         # On the CPU, skip the pass over every gradient when there is nothing to scale (reading the
         # coefficient costs nothing there; on a GPU it would be a sync, so there it always scales).
         if self.param.device.type != "cpu" or coef < 1.0:
-            self.param.grad.mul_(coef)
+            grad.mul_(coef)
         return norm
 
 

@@ -83,3 +83,20 @@ def test_clip_grad_norm_leaves_small_gradients_alone_and_scales_large_ones():
     flat.clip_grad_norm_(0.5)
     torch.testing.assert_close(torch.linalg.vector_norm(flat.param.grad), torch.tensor(0.5))
     torch.testing.assert_close(flat.param.grad, before * (0.5 / (before_norm + 1e-6)))
+
+
+def test_flat_backward_replaces_the_gradient_and_zeros_parameters_the_loss_misses():
+    torch.manual_seed(0)
+    module = nn.ModuleDict({"net": nn.Sequential(nn.Linear(4, 16), nn.Tanh(), nn.Linear(16, 2)), "unused": nn.Linear(3, 3)})
+    flat = FlatParameters(module)
+    flat.param.grad.fill_(7.0)  # stale contents must not leak into the new gradient
+    x, y = torch.randn(8, 4), torch.randn(8, 2)
+    loss = (module["net"](x) - y).pow(2).sum()
+    expected = torch.autograd.grad(loss, list(module["net"].parameters()), retain_graph=True)
+    flat.backward(loss)
+    for p, g in zip(module["net"].parameters(), expected):
+        torch.testing.assert_close(p.grad, g, rtol=0, atol=0)
+    for p in module["unused"].parameters():
+        assert torch.count_nonzero(p.grad) == 0
+    # the gradients written are the flat buffer's contents, in parameter order
+    torch.testing.assert_close(flat.param.grad, torch.cat([p.grad.reshape(-1) for p in module.parameters()]))
