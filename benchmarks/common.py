@@ -60,27 +60,28 @@ def run_contenders(script: str, contenders: list[str], args: list[str], repeats:
         rows[contender] = dict(runs[-1])
         if repeats > 1:
             rows[contender]["runs"] = runs
-            if all("steps_per_second" in run for run in runs):
-                rows[contender]["steps_per_second"] = statistics.median(run["steps_per_second"] for run in runs)
+            for key in ("steps_per_second", "learn_steps_per_second"):
+                if all(key in run for run in runs):
+                    rows[contender][key] = statistics.median(run[key] for run in runs)
     return rows
 
 
-def ratios_to(rows: dict[str, dict], peer: str, mine: list[str]) -> dict[str, float]:
-    """steps/s of each of ``mine`` over the peer's, printed; empty if the peer did not run. With
-    repeated rounds, the median of the per-round ratios (each round's figures were taken side by
-    side), and each round's ratio is printed too."""
+def ratios_to(rows: dict[str, dict], peer: str, mine: list[str], key: str = "steps_per_second",
+              label: str = "steps/s") -> dict[str, float]:
+    """``key`` (steps/s) of each of ``mine`` over the peer's, printed; empty if the peer did not
+    run. With repeated rounds, the median of the per-round ratios (each round's figures were taken
+    side by side), and each round's ratio is printed too."""
     ratios = {}
     if peer in rows:
         for name in (m for m in mine if m in rows):
             if "runs" in rows[name] and "runs" in rows[peer]:
-                per_round = [a["steps_per_second"] / b["steps_per_second"]
-                             for a, b in zip(rows[name]["runs"], rows[peer]["runs"])]
+                per_round = [a[key] / b[key] for a, b in zip(rows[name]["runs"], rows[peer]["runs"])]
                 ratios[name] = round(statistics.median(per_round), 2)
-                print(f"{name}: {ratios[name]:.2f}x {peer.upper()}'s steps/s (median of rounds: "
+                print(f"{name}: {ratios[name]:.2f}x {peer.upper()}'s {label} (median of rounds: "
                       f"{', '.join(f'{r:.2f}' for r in per_round)})")
             else:
-                ratios[name] = round(rows[name]["steps_per_second"] / rows[peer]["steps_per_second"], 2)
-                print(f"{name}: {ratios[name]:.2f}x {peer.upper()}'s steps/s")
+                ratios[name] = round(rows[name][key] / rows[peer][key], 2)
+                print(f"{name}: {ratios[name]:.2f}x {peer.upper()}'s {label}")
     return ratios
 
 

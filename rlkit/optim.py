@@ -10,6 +10,9 @@ from torch import nn
 from rlkit.networks.encoders import is_channels_last
 
 
+LARGE_BUFFER = 1 << 18  # parameters; see FlatParameters.large
+
+
 class FlatParameters:
     """Lays a module's parameters and their gradients out in two contiguous buffers.
 
@@ -41,6 +44,10 @@ class FlatParameters:
                 p.data, p.grad = p_data, p_grad
                 offset += n
         self.grad_views = [p.grad for p in params]
+        # Past this size, writing the gradient (``backward``) and a BLAS-dot norm beat zeroing,
+        # accumulating and ``vector_norm``; below it their fixed cost (~40 µs per step, mostly
+        # ``autograd.grad``'s) is more than the pass they save: an 8% slower CartPole PPO update.
+        self.large = total >= LARGE_BUFFER
 
     def zero_grad(self) -> None:
         self.param.grad.zero_()
@@ -59,7 +66,12 @@ class FlatParameters:
         autograd accumulate (read, add, write): with the dot-product norm below, 0.6-0.85 ms of a
         24-31 ms DQN learning step on Pong here (paired medians; the 3136x512 layer's gradient
         alone is 6.4 MB). Parameters the loss does not reach
-        get zeros, as ``backward`` after ``zero_grad`` would give them."""
+        get zeros, as ``backward`` after ``zero_grad`` would give them. Small buffers are zeroed
+        and accumulated into, which costs less there."""
+        if not self.large:
+            self.zero_grad()
+            loss.backward()
+            return
         grads = torch.autograd.grad(loss, self.params, allow_unused=True)
         unused = [view for view, grad in zip(self.grad_views, grads) if grad is None]
         if unused:
@@ -76,7 +88,10 @@ class FlatParameters:
         returns the norm before clipping."""
         grad = self.param.grad
         # BLAS dot reads the buffer once at full width: ~0.2 ms instead of ~0.45 ms for 1.7M floats
-        norm = torch.dot(grad, grad).sqrt() if grad.device.type == "cpu" else torch.linalg.vector_norm(grad)
+        if self.large and grad.device.type == "cpu":
+            norm = torch.dot(grad, grad).sqrt()
+        else:
+            norm = torch.linalg.vector_norm(grad)
         coef = torch.clamp(max_norm / (norm + 1e-6), max=1.0)
         # On the CPU, skip the pass over every gradient when there is nothing to scale (reading the
         # coefficient costs nothing there; on a GPU it would be a sync, so there it always scales).

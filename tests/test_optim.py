@@ -1,5 +1,6 @@
 import copy
 
+import pytest
 import torch
 from torch import nn
 
@@ -72,8 +73,10 @@ def test_flat_parameters_keep_channels_last_conv_weights_and_train_like_separate
             torch.testing.assert_close(a, b)
 
 
-def test_clip_grad_norm_leaves_small_gradients_alone_and_scales_large_ones():
+@pytest.mark.parametrize("large", [False, True])  # vector_norm, or the BLAS dot
+def test_clip_grad_norm_leaves_small_gradients_alone_and_scales_large_ones(large):
     flat = FlatParameters(_net())
+    flat.large = large
     flat.param.grad.copy_(torch.linspace(-1, 1, flat.param.numel()))
     before = flat.param.grad.clone()
     before_norm = float(torch.linalg.vector_norm(before))
@@ -85,10 +88,12 @@ def test_clip_grad_norm_leaves_small_gradients_alone_and_scales_large_ones():
     torch.testing.assert_close(flat.param.grad, before * (0.5 / (before_norm + 1e-6)))
 
 
-def test_flat_backward_replaces_the_gradient_and_zeros_parameters_the_loss_misses():
+@pytest.mark.parametrize("large", [False, True])  # zero + accumulate, or autograd.grad + copy
+def test_flat_backward_replaces_the_gradient_and_zeros_parameters_the_loss_misses(large):
     torch.manual_seed(0)
     module = nn.ModuleDict({"net": nn.Sequential(nn.Linear(4, 16), nn.Tanh(), nn.Linear(16, 2)), "unused": nn.Linear(3, 3)})
     flat = FlatParameters(module)
+    flat.large = large
     flat.param.grad.fill_(7.0)  # stale contents must not leak into the new gradient
     x, y = torch.randn(8, 4), torch.randn(8, 2)
     loss = (module["net"](x) - y).pow(2).sum()
