@@ -51,3 +51,16 @@ def test_nature_cnn_features_do_not_depend_on_how_the_dense_layer_is_multiplied(
     grad = torch.autograd.grad((net(obs) * weights).sum(), net.linear[0].weight)[0]
     grad_ref = torch.autograd.grad((reference * weights).sum(), net.linear[0].weight)[0]
     torch.testing.assert_close(grad, grad_ref, rtol=1e-4, atol=1e-4)
+
+
+def test_nature_cnn_leaves_float_channels_last_input_untouched_and_scales_it_like_bytes():
+    from rlkit.networks.encoders import NatureCNN
+
+    torch.manual_seed(0)
+    net = NatureCNN((4, 84, 84))
+    frames = torch.from_numpy(np.random.default_rng(3).integers(0, 256, (2, 4, 84, 84), dtype=np.uint8))
+    floats = frames.float().contiguous(memory_format=torch.channels_last)
+    before = floats.clone()
+    with torch.no_grad():
+        torch.testing.assert_close(net(floats), net(frames))
+    assert torch.equal(floats, before)  # the division did not happen in the caller's tensor

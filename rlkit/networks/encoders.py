@@ -74,7 +74,9 @@ class NatureCNN(nn.Module):
     @staticmethod
     def _prepare(obs: torch.Tensor) -> torch.Tensor:
         # reorder while still uint8 (a quarter of the bytes), then convert in the new layout
-        return to_channels_last(obs).float().div_(255.0)
+        x = to_channels_last(obs)
+        # in place only on a fresh float copy: float32 channels-last input is the caller's tensor
+        return x.float().div_(255.0) if x.dtype != torch.float32 else x / 255.0
 
     def _activations(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Every layer's output after its ReLU (the third flattened), the last being the features."""
