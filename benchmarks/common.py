@@ -60,7 +60,7 @@ def run_contenders(script: str, contenders: list[str], args: list[str], repeats:
         rows[contender] = dict(runs[-1])
         if repeats > 1:
             rows[contender]["runs"] = runs
-            for key in ("steps_per_second", "learn_steps_per_second"):
+            for key in (k for k in runs[0] if k.endswith("steps_per_second")):
                 if all(key in run for run in runs):
                     rows[contender][key] = statistics.median(run[key] for run in runs)
     return rows

@@ -51,6 +51,8 @@ class NatureCNN(nn.Module):
     def __init__(self, obs_shape: tuple[int, ...], features_dim: int = 512):
         super().__init__()
         channels = obs_shape[0]
+        # forward calls the convolutions through self.layers; this Sequential, ReLUs and Flatten
+        # included, keeps the checkpoint keys convs.0/2/4.* and measures the output shape below
         self.convs = nn.Sequential(
             layer_init(nn.Conv2d(channels, 32, 8, stride=4)), nn.ReLU(),
             layer_init(nn.Conv2d(32, 64, 4, stride=2)), nn.ReLU(),
@@ -88,11 +90,9 @@ class NatureCNN(nn.Module):
 
     def forward(self, obs: torch.Tensor, record: "ActivationRecord | None" = None) -> torch.Tensor:
         """Features of a batch of [C, H, W] frames; with ``record``, its activations are kept."""
-        x = self._prepare(obs)
-        if record is None:
-            return self._activations(x)[-1]
-        activations = self._activations(x)
-        record.write(obs, activations)
+        activations = self._activations(self._prepare(obs))
+        if record is not None:
+            record.write(obs, activations)
         return activations[-1]
 
     def forward_recorded(self, obs: torch.Tensor, record: "ActivationRecord", rows: torch.Tensor | None) -> torch.Tensor:
@@ -109,7 +109,7 @@ class NatureCNN(nn.Module):
 
 
 def _conv_relu(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
-    """relu(conv(x)) without the Module call (and the Sequential around it): ~64 µs less per
+    """relu(conv(x)) without the Module call (and the Sequential around it): 47-64 µs less per
     batch-1 NatureCNN forward pass here, where DQN picks an action in ~1.1 ms."""
     return torch.relu(F.conv2d(x, conv.weight, conv.bias, conv.stride, conv.padding, conv.dilation, conv.groups))
 
