@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from rlkit.networks.encoders import is_channels_last
+from rlkit.networks.encoders import is_channels_last, weight_gradients_into
 
 
 LARGE_BUFFER = 1 << 18  # parameters; see FlatParameters.large
@@ -72,7 +72,8 @@ class FlatParameters:
             self.zero_grad()
             loss.backward()
             return
-        grads = torch.autograd.grad(loss, self.params, allow_unused=True, materialize_grads=True)
+        with weight_gradients_into(self.params, self.grad_views):  # those written in place copy onto themselves: free
+            grads = torch.autograd.grad(loss, self.params, allow_unused=True, materialize_grads=True)
         torch._foreach_copy_(self.grad_views, list(grads))
 
     @torch.no_grad()

@@ -42,7 +42,7 @@ def test_nature_cnn_features_do_not_depend_on_how_the_dense_layer_is_multiplied(
     torch.manual_seed(0)
     net = NatureCNN((4, 84, 84))
     obs = torch.from_numpy(np.random.default_rng(2).integers(0, 256, (rows, 4, 84, 84), dtype=np.uint8))
-    x = net.convs(net._prepare(obs))
+    x = net.convs(obs.float() / 255.0)  # the network's maths, written out with its own modules
     features = net(obs)
     reference = torch.relu(net.linear[0](x))
     torch.testing.assert_close(features, reference, rtol=1e-5, atol=1e-5)
@@ -64,3 +64,40 @@ def test_nature_cnn_leaves_float_channels_last_input_untouched_and_scales_it_lik
     with torch.no_grad():
         torch.testing.assert_close(net(floats), net(frames))
     assert torch.equal(floats, before)  # the division did not happen in the caller's tensor
+
+
+def test_nature_cnn_dense_gradient_written_in_place_is_autograd_s_even_for_a_weight_used_twice():
+    from rlkit.networks.encoders import NatureCNN
+    from rlkit.optim import FlatParameters
+
+    torch.manual_seed(0)
+    net = NatureCNN((4, 84, 84))
+    flat = FlatParameters(net)
+    assert flat.large  # the path that writes gradients in place
+    rng = np.random.default_rng(4)
+    obs_a, obs_b = (torch.from_numpy(rng.integers(0, 256, (n, 4, 84, 84), dtype=np.uint8)) for n in (32, 5))
+
+    def reference(obs):  # the same maths through the plain modules and autograd's own backward
+        return torch.relu(net.linear[0](net.convs(obs.float() / 255.0)))
+
+    weights_a, weights_b = torch.randn(32, 512), torch.randn(5, 512)
+    expected = torch.autograd.grad((reference(obs_a) * weights_a).sum() + (reference(obs_b) * weights_b).sum(), flat.params)
+    flat.param.grad.fill_(7.0)  # stale contents must not leak into the new gradient
+    dense_grad = net.linear[0].weight.grad
+    flat.backward((net(obs_a) * weights_a).sum() + (net(obs_b) * weights_b).sum())  # the dense weight is used twice
+    assert net.linear[0].weight.grad is dense_grad  # still the flat buffer's view
+    for p, g in zip(flat.params, expected):  # equal up to fp32 rounding (conv1 scales its weights, not its input)
+        assert float(torch.linalg.vector_norm(p.grad - g)) <= 1e-5 * float(torch.linalg.vector_norm(g)), p.shape
+
+
+def test_nature_cnn_dense_gradient_accumulates_as_usual_outside_flat_parameters():
+    from rlkit.networks.encoders import NatureCNN
+
+    torch.manual_seed(0)
+    net = NatureCNN((4, 84, 84))
+    obs = torch.from_numpy(np.random.default_rng(5).integers(0, 256, (16, 4, 84, 84), dtype=np.uint8))
+    weight = net.linear[0].weight
+    expected = torch.autograd.grad(net(obs).sum(), weight)[0]
+    weight.grad = torch.ones_like(weight)
+    net(obs).sum().backward()
+    torch.testing.assert_close(weight.grad, expected + 1.0)
