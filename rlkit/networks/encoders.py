@@ -155,9 +155,14 @@ class _Dense(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         x, weight = ctx.saved_tensors
-        need_x, need_weight, need_bias = ctx.needs_input_grad
-        return (grad @ weight if need_x else None, _weight_grad(grad, x, weight) if need_weight else None,
-                grad.sum(0) if need_bias else None)
+        return _linear_backward(grad, x, weight, *ctx.needs_input_grad)
+
+
+def _linear_backward(grad: torch.Tensor, x: torch.Tensor, weight: torch.Tensor, need_x: bool, need_weight: bool,
+                     need_bias: bool) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
+    """The gradients of x Wᵀ + b in x, W (through ``_weight_grad``) and b that are needed."""
+    return (grad @ weight if need_x else None, _weight_grad(grad, x, weight) if need_weight else None,
+            grad.sum(0) if need_bias else None)
 
 
 _gradient_buffers = threading.local()  # the autograd engine runs CPU backward passes on the calling thread
@@ -262,8 +267,7 @@ class _RecordedLayer(torch.autograd.Function):
         layer, need_grad_x = ctx.layer, ctx.needs_input_grad[0]
         grad = torch.ops.aten.threshold_backward(grad_y, y, 0)  # through the ReLU
         if isinstance(layer, nn.Linear):
-            grad_x = grad @ weight if need_grad_x else None
-            return grad_x, _weight_grad(grad, x, weight), grad.sum(0), None, None
+            return *_linear_backward(grad, x, weight, need_grad_x, True, True), None, None
         grad_x, grad_weight, grad_bias = torch.ops.aten.convolution_backward(
             grad, x, weight, [weight.shape[0]], layer.stride, layer.padding, layer.dilation, False, [0, 0],
             layer.groups, [need_grad_x, True, True],
