@@ -14,7 +14,6 @@ Exploration: ε-greedy on a linear schedule, Boltzmann as an option, or the nois
 """
 from __future__ import annotations
 
-from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +24,6 @@ from torch import nn
 from torch.nn import functional as F
 
 from rlkit.agent import Agent
-from rlkit.background import IdleWorker
 from rlkit.buffers import ReplayBuffer
 from rlkit.config import AgentConfig, check
 from rlkit.errors import UnsupportedSpaceError
@@ -74,9 +72,6 @@ class DQNConfig(AgentConfig):
     net_arch: tuple[int, ...] = (64, 64)
     activation: str = "relu"
     save_replay: bool = True  # keep the replay buffer in checkpoints (so --resume keeps it)
-    # CNN on CPU, uniform replay, no noisy nets: the next batch's target-network passes run on an
-    # idle-priority thread while the envs step (same targets: each row is checked against the batch drawn)
-    prefetch_targets: bool = True
 
     def validate(self) -> None:
         super().validate()
@@ -152,11 +147,6 @@ class DQN(Agent):
         )
         self._last_train_step = 0
         self._last_target_update = 0
-        # the target passes of the next learning phase's first batch, started on a background thread
-        self.prefetch = (cfg.prefetch_targets and image and self.device.type == "cpu" and not cfg.prioritized
-                         and not cfg.noisy)
-        self._worker: IdleWorker | None = None
-        self._prefetched: _PrefetchedTargets | None = None
 
     # --- acting ---------------------------------------------------------------------------------
     def epsilon(self, progress: float) -> float:
@@ -198,9 +188,7 @@ class DQN(Agent):
         if self.num_steps < cfg.learning_starts or self.replay.num_transitions < cfg.batch_size:
             return None
         out = None
-        learned = False
         if self.num_steps - self._last_train_step >= cfg.train_freq * cfg.num_envs:
-            learned = True
             self._last_train_step = self.num_steps
             if cfg.anneal_lr:
                 set_learning_rate(self.optimizer, cfg.learning_rate * (1.0 - progress))
@@ -211,81 +199,19 @@ class DQN(Agent):
         if self.num_steps - self._last_target_update >= cfg.target_update_interval:
             self._last_target_update = self.num_steps
             self._update_target()
-        if learned and self.prefetch:
-            self._prefetch_targets()
         return out
 
     def _update_target(self) -> None:
         """target ← τ online + (1 − τ) target: a copy at τ = 1, Polyak averaging below."""
-        self._drop_prefetch()
         self.target.update(self.flat, self.config.tau)
 
-    # --- target passes ahead of time --------------------------------------------------------------
-    # After a learning phase nothing changes the networks until the next one, train_freq steps
-    # later, and the uniform sampler's next batch can be predicted from a copy of its random
-    # stream. So the target network's pass (and, with double, the online network's) over that
-    # batch's next observations runs on an idle-priority thread during the env steps in between.
-    # The learner then takes each row whose index and next observation match the batch it really
-    # draws, and computes the rest: the targets are those of the batch drawn, whatever the guess.
-    def _prefetch_targets(self) -> None:
-        cfg = self.config
-        self._drop_prefetch()
-        indices = self.replay.predict_uniform_sample(cfg.batch_size, cfg.train_freq)
-        if len(indices) == 0:
-            return
-        next_obs = self.replay.next_obs_at(indices)
-        if self._worker is None:
-            self._worker = IdleWorker(self.threads)
-        future = self._worker.submit(self._next_state_outputs, torch.as_tensor(next_obs, device=self.device))
-        self._prefetched = _PrefetchedTargets(indices, next_obs, future)
-
-    def _drop_prefetch(self) -> None:
-        """Forget the passes started ahead of time (the networks are about to change); waits for them."""
-        prefetched, self._prefetched = self._prefetched, None
-        if prefetched is not None:
-            prefetched.future.result()
-
     @torch.no_grad()
-    def _next_state_outputs(self, next_obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The target network's output at ``next_obs`` and, with double, the online network's Q-values."""
-        return self.target_net(next_obs), self.q_net.q_values(next_obs) if self.config.double else None
-
-    def _next_state_outputs_for(self, next_obs: torch.Tensor,
-                                sample: ReplaySample | None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """``_next_state_outputs`` for the batch ``sample`` (if known), taking the rows computed ahead
-        of time that match it."""
-        prefetched, self._prefetched = self._prefetched, None
-        if prefetched is None:
-            return self._next_state_outputs(next_obs)
-        target_ahead, online_ahead = prefetched.future.result()  # also: the caller may change the networks after this
-        if sample is None:
-            return self._next_state_outputs(next_obs)
-        rows = prefetched.rows_for(sample.indices, sample.next_obs)
-        if np.array_equal(rows, np.arange(len(target_ahead))):  # the usual case: the guess was the batch
-            return target_ahead, online_ahead
-        found, missing = (torch.as_tensor(np.flatnonzero(m)) for m in (rows >= 0, rows < 0))
-        fresh = self._next_state_outputs(next_obs[missing]) if len(missing) else (None, None)
-        outputs = []
-        for ahead, computed in zip((target_ahead, online_ahead), fresh):
-            out = None
-            if ahead is not None:
-                out = ahead.new_empty((len(rows), *ahead.shape[1:]))
-                out[found] = ahead[torch.as_tensor(rows)[found]]
-                if computed is not None:
-                    out[missing] = computed
-            outputs.append(out)
-        target_out, online_q = outputs
-        return target_out, online_q
-
-    @torch.no_grad()
-    def td_targets(self, next_obs: torch.Tensor, rewards: torch.Tensor, bootstrap: torch.Tensor,
-                   sample: ReplaySample | None = None) -> torch.Tensor:
+    def td_targets(self, next_obs: torch.Tensor, rewards: torch.Tensor, bootstrap: torch.Tensor) -> torch.Tensor:
         """y = R + bootstrap · Q_target(s', a*) [B], or the projected target distribution [B, atoms].
-        ``bootstrap`` is γ^m (1 − terminated); a* comes from the online net with ``double``. With the
-        replay ``sample`` the batch came from, rows computed ahead of time are used where they match."""
-        target_out, online_q = self._next_state_outputs_for(next_obs, sample)
+        ``bootstrap`` is γ^m (1 − terminated); a* comes from the online net with ``double``."""
+        target_out = self.target_net(next_obs)
         target_q = self.target_net.head.q_values(target_out)
-        next_actions = (online_q if self.config.double else target_q).argmax(-1)
+        next_actions = (self.q_net.q_values(next_obs) if self.config.double else target_q).argmax(-1)
         rows = torch.arange(next_actions.shape[0], device=next_actions.device)
         if self.config.distributional:
             next_probs = target_out[rows, next_actions].softmax(-1)
@@ -305,7 +231,7 @@ class DQN(Agent):
             self.target_net.head.reset_noise()
         rows = torch.arange(actions.shape[0], device=device)
         out = self.q_net(obs)
-        target = self.td_targets(next_obs, rewards, bootstrap, sample)
+        target = self.td_targets(next_obs, rewards, bootstrap)
         if cfg.distributional:
             log_probs = F.log_softmax(out[rows, actions], dim=-1)
             per_sample = -(target * log_probs).sum(-1)  # cross-entropy to the projected target
@@ -332,34 +258,12 @@ class DQN(Agent):
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self._drop_prefetch()
         self.q_net.load_state_dict(state["q_net"])
         self.target_net.load_state_dict(state["target_net"])
         self.optimizer.load_state_dict(state["optimizer"])
         self._last_train_step, self._last_target_update = (int(v) for v in state["schedule"])
         if "replay" in state:
             self.replay.load_state_dict(state["replay"])
-
-
-class _PrefetchedTargets:
-    """Target passes started ahead of time: the guessed batch's indices and next observations, and
-    the future of ``DQN._next_state_outputs`` over them."""
-
-    def __init__(self, indices: np.ndarray, next_obs: np.ndarray, future: Future):
-        self.indices, self.next_obs, self.future = indices, next_obs, future
-
-    def rows_for(self, indices: np.ndarray, next_obs: np.ndarray) -> np.ndarray:
-        """For each transition of a drawn batch, its row here, or -1 where this has no row with the
-        same index and the same next observation."""
-        result = np.full(len(indices), -1, dtype=np.int64)
-        if len(self.indices) == 0:
-            return result
-        order = np.argsort(self.indices, kind="stable")
-        rows = order[np.minimum(np.searchsorted(self.indices, indices, sorter=order), len(order) - 1)]
-        hit = np.flatnonzero(self.indices[rows] == indices)
-        same = (self.next_obs[rows[hit]] == next_obs[hit]).reshape(len(hit), -1).all(1)
-        result[hit[same]] = rows[hit[same]]
-        return result
 
 
 class Rainbow(DQN):

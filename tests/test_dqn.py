@@ -1,11 +1,9 @@
 import itertools
-import threading
 
 import numpy as np
 import pytest
 import torch
 
-import agents.dqn as dqn_module
 from agents import DQN, Rainbow
 from rlkit import evaluate
 from rlkit.errors import UnsupportedSpaceError
@@ -187,69 +185,3 @@ def test_dqn_learns_cartpole_on_a_small_budget():
     agent.learn(30_000, progress=False, eval_episodes=0)
     mean, _ = evaluate(agent, episodes=10, seed=100)
     assert mean > 150
-
-
-PONG_TINY = dict(buffer_size=400, learning_starts=40, batch_size=8, train_freq=4, target_update_interval=1000,
-                 torch_threads=1)
-
-
-def test_prefetched_target_passes_give_the_targets_of_the_batch_drawn(monkeypatch):
-    agent = DQN("ALE/Pong-v5", seed=0, double=True, **PONG_TINY)
-    assert agent.prefetch
-    agent.learn(60, progress=False, eval_episodes=0)
-    fresh_rows = []
-    compute = agent._next_state_outputs
-
-    def recording(next_obs):  # rows computed on the learner's thread (the background passes are not counted)
-        if threading.current_thread() is threading.main_thread():
-            fresh_rows.append(len(next_obs))
-        return compute(next_obs)
-
-    monkeypatch.setattr(agent, "_next_state_outputs", recording)
-
-    template = agent.replay.sample(8)  # drawn before the guesses below, which read the sampler's stream
-
-    def targets_with_and_without_prefetch(indices, next_obs):
-        agent._prefetch_targets()
-        n = len(indices)
-        sample = template._replace(indices=indices, next_obs=next_obs)  # the fields td_targets reads
-        rewards, bootstrap = torch.linspace(-1, 1, n), torch.full((n,), 0.9)
-        with_prefetch = agent.td_targets(torch.as_tensor(next_obs), rewards, bootstrap, sample)
-        return with_prefetch, agent.td_targets(torch.as_tensor(next_obs), rewards, bootstrap)
-
-    # the guess is the batch: no row computed again
-    agent._prefetch_targets()
-    guess = agent._prefetched
-    n = len(guess.indices)
-    assert n >= 6
-    got, expected = targets_with_and_without_prefetch(guess.indices, guess.next_obs)
-    torch.testing.assert_close(got, expected)
-    assert fresh_rows == [n]  # only the reference pass
-    # a batch in another order, one row with another index, one whose next observation changed
-    fresh_rows.clear()
-    order = np.arange(n)[::-1].copy()
-    indices, next_obs = guess.indices[order].copy(), guess.next_obs[order].copy()
-    other = np.setdiff1d(np.flatnonzero(agent.replay.valid.reshape(-1)), guess.indices)[0]
-    indices[2], next_obs[2] = other, agent.replay.next_obs_at(np.array([other]))[0]
-    next_obs[5] = 255 - next_obs[5]
-    got, expected = targets_with_and_without_prefetch(indices, next_obs)
-    torch.testing.assert_close(got, expected)
-    assert fresh_rows == [2, n]  # rows 2 and 5 computed, the others taken from the passes ahead of time
-
-
-def test_prefetching_keeps_the_sampled_batches_and_the_learning(monkeypatch):
-    rows_taken = []
-    rows_for = dqn_module._PrefetchedTargets.rows_for
-    monkeypatch.setattr(dqn_module._PrefetchedTargets, "rows_for",
-                        lambda self, *a: rows_taken.append(int((rows_for(self, *a) >= 0).sum())) or rows_for(self, *a))
-    runs = [DQN("ALE/Pong-v5", seed=0, prefetch_targets=on, **PONG_TINY) for on in (False, True)]
-    for agent in runs:
-        agent.learn(120, progress=False, eval_episodes=0)
-    plain, prefetching = runs
-    assert len(rows_taken) == prefetching.num_updates - 1 and sum(rows_taken) > 0.8 * 8 * len(rows_taken)
-    assert not plain.prefetch and prefetching.prefetch
-    assert plain.replay.rng.bit_generator.state == prefetching.replay.rng.bit_generator.state  # same draws
-    torch.testing.assert_close(prefetching.flat.param, plain.flat.param)
-    assert not DQN("ALE/Pong-v5", prioritized=True, **PONG_TINY).prefetch
-    assert not DQN("ALE/Pong-v5", noisy=True, **PONG_TINY).prefetch
-    assert not DQN("CartPole-v1", **TINY).prefetch  # an MLP's passes are too short to hand to a thread

@@ -173,36 +173,3 @@ def test_transition_count_tracks_the_valid_mask():
     _run(buffer, [(t + 1, 0.0, t % 9 == 8, False, True) if t % 10 != 9 else (100 + t, 0.0, False, False, False)
                   for t in range(120)])
     assert buffer.num_transitions == int(buffer.valid.sum()) > 0
-
-
-@pytest.mark.parametrize("n_step", [1, 3])
-@pytest.mark.parametrize("capacity", [60, 3000])  # a full ring being overwritten; a sparse buffer (drawn from the list)
-def test_predicted_uniform_sample_is_the_next_draw_when_no_episode_ends(n_step, capacity):
-    num_envs, k, steps = 2, 4, 4
-    buffer = ReplayBuffer(capacity, num_envs, (k, 3, 3), np.uint8, (), np.int64, n_step=n_step, frame_stack=k, seed=3)
-    frame = iter(range(10**6))
-    stacks = np.stack([np.full((k, 3, 3), next(frame) % 256, np.uint8) for _ in range(num_envs)])
-    buffer.start(stacks)
-
-    def step():
-        nonlocal stacks
-        new = np.stack([np.full((1, 3, 3), next(frame) % 256, np.uint8) for _ in range(num_envs)])
-        stacks = np.concatenate([stacks[:, 1:], new], axis=1)
-        buffer.add(np.zeros(num_envs), np.ones(num_envs, np.float32), np.zeros(num_envs, bool), np.zeros(num_envs, bool),
-                   stacks, np.ones(num_envs, bool))
-
-    checked = 0
-    for t in range(200):
-        step()
-        if t < 10 or t % 5:
-            continue
-        rng_state = buffer.rng.bit_generator.state
-        complete_now = buffer.valid.reshape(-1).copy()
-        predicted = buffer.predict_uniform_sample(16, steps)
-        assert buffer.rng.bit_generator.state == rng_state  # the sampler's stream is not consumed
-        for _ in range(steps):
-            step()
-        drawn = buffer.sample(16).indices
-        np.testing.assert_array_equal(predicted, drawn[complete_now[drawn]])
-        checked += 1
-    assert checked > 30

@@ -176,53 +176,24 @@ class ReplayBuffer:
             weights = (total * probs) ** (-beta)
             weights = (weights / weights.max()).astype(np.float32)
         else:
-            flat = self._uniform(batch_size, self.valid, self.rng)
+            flat = self._uniform(batch_size)
             weights = np.ones(batch_size, dtype=np.float32)
         env, slot = np.divmod(flat, self.segment)
+        offset = self.next_offset[env, slot].astype(np.int64)
         return ReplaySample(
             obs=self._stack(env, slot), actions=self.actions[env, slot], rewards=self.returns[env, slot],
-            next_obs=self.next_obs_at(flat), terminated=self.terminated[env, slot].astype(np.float32),
-            discounts=self.discounts[env, slot], weights=weights, indices=flat,
+            next_obs=self._stack(env, (slot + offset) % self.segment),
+            terminated=self.terminated[env, slot].astype(np.float32), discounts=self.discounts[env, slot],
+            weights=weights, indices=flat,
         )
 
-    @staticmethod
-    def _uniform(batch_size: int, valid: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        flat_valid = valid.reshape(-1)
-        picks = rng.integers(0, flat_valid.size, size=4 * batch_size)
+    def _uniform(self, batch_size: int) -> np.ndarray:
+        flat_valid = self.valid.reshape(-1)
+        picks = self.rng.integers(0, flat_valid.size, size=4 * batch_size)
         picks = picks[flat_valid[picks]]
         if picks.size >= batch_size:
             return picks[:batch_size]
-        return rng.choice(np.flatnonzero(flat_valid), size=batch_size)  # a sparse buffer: draw from the list
-
-    def next_obs_at(self, indices: np.ndarray) -> np.ndarray:
-        """The next observations of the transitions at ``indices`` (flat slots, as ``sample`` gives)."""
-        env, slot = np.divmod(indices, self.segment)
-        return self._stack(env, (slot + self.next_offset[env, slot].astype(np.int64)) % self.segment)
-
-    def predict_uniform_sample(self, batch_size: int, steps: int) -> np.ndarray:
-        """The indices the next uniform ``sample(batch_size)`` will draw if every env first takes
-        ``steps`` more steps and none of them ends an episode, keeping those complete now. The
-        sampler's random stream is read from a copy, not consumed. A guess about the future: whoever
-        uses it checks each transition against the sample it gets (``DQN`` compares next observations)."""
-        if self.tree is not None:
-            raise ConfigError("predict_uniform_sample needs the uniform sampler; this buffer is prioritized.")
-        rng = np.random.Generator(type(self.rng.bit_generator)())
-        rng.bit_generator.state = self.rng.bit_generator.state
-        flat = self._uniform(batch_size, self._valid_after(steps), rng)
-        return flat[self.valid.reshape(-1)[flat]]
-
-    def _valid_after(self, steps: int) -> np.ndarray:
-        """``valid`` as ``add`` will leave it after ``steps`` steps of every env without an episode end."""
-        valid = self.valid.copy()
-        ahead = np.arange(steps)
-        for env in range(self.num_envs):
-            written = (self.next_slot[env] + ahead) % self.segment  # the frames those steps write...
-            valid[env, ((written[:, None] + np.arange(self.k)) % self.segment).ravel()] = False  # ...as _write_frame invalidates
-            for slot, _, age in self._open[env]:  # windows open now that reach n steps
-                if age + steps >= self.n_step:
-                    valid[env, slot] = True
-            valid[env, (self.head[env] + ahead[:max(steps - self.n_step + 1, 0)]) % self.segment] = True  # windows those steps open and close
-        return valid
+        return self.rng.choice(np.flatnonzero(flat_valid), size=batch_size)  # a sparse buffer: draw from the list
 
     def _stack(self, env: np.ndarray, slot: np.ndarray) -> np.ndarray:
         if self.k == 1:
