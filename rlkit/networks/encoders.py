@@ -99,10 +99,33 @@ class NatureCNN(nn.Module):
 
     def forward(self, obs: torch.Tensor, record: "ActivationRecord | None" = None) -> torch.Tensor:
         """Features of a batch of [C, H, W] frames; with ``record``, its activations are kept."""
+        if record is None and _is_one_stack_to_act_on(obs):
+            return self._features_of_one(obs)
         activations = self._activations(self._prepare(obs))
         if record is not None:
             record.write(obs, activations)
         return activations[-1]
+
+    def _features_of_one(self, obs: torch.Tensor) -> torch.Tensor:
+        """The features of one uint8 [1, C, H, W] stack, each layer one matrix product over its input's
+        patches (im2col), in [H, W, C] order so that only conv1's patches are a real gather. At one
+        stack this beats oneDNN's convolutions here (0.87 against 1.08 ms a forward pass with warm
+        caches, 1.64 against 2.07 ms after a 64 MB sweep, as between DQN's env steps), mostly by
+        skipping the float channels-last copy of the frames; from two stacks up the convolutions
+        win. The same fp32 maths up to the order of summation."""
+        conv1, conv2, conv3, linear = self.layers
+        kernel, stride = conv1.kernel_size, conv1.stride
+        channels, height, width = obs.shape[1:]
+        out_h, out_w = (height - kernel[0]) // stride[0] + 1, (width - kernel[1]) // stride[1] + 1
+        # conv1's patches straight from the bytes, in its weight's (c, kh, kw) order
+        patches = obs.as_strided((out_h, out_w, channels, *kernel),
+                                 (stride[0] * width, stride[1], height * width, width, 1))
+        patches = patches.reshape(out_h * out_w, -1).float()
+        h = torch.addmm(conv1.bias, patches, self._conv1_weight().reshape(conv1.out_channels, -1).t()).relu_()
+        h = _patch_product_relu(h.view(out_h, out_w, -1), conv2)
+        h = _patch_product_relu(h, conv3)
+        h = h.permute(2, 0, 1).reshape(1, -1)  # flattened in [C, H, W] order, as the dense weight expects
+        return _dense_product(h, linear.weight, linear.bias).relu_()
 
     def forward_recorded(self, obs: torch.Tensor, record: "ActivationRecord", rows: torch.Tensor | None) -> torch.Tensor:
         """The features of the recorded rows (all of them, or the ``rows`` indices, in record order;
@@ -115,6 +138,25 @@ class NatureCNN(nn.Module):
         h = _RecordedLayer.apply(h, conv2.weight, conv2.bias, h2, conv2)
         h = _RecordedLayer.apply(h, conv3.weight, conv3.bias, h3.view(-1, *self.conv_out_shape), conv3)
         return _RecordedLayer.apply(h.flatten(1), linear.weight, linear.bias, features, linear)
+
+
+def _is_one_stack_to_act_on(obs: torch.Tensor) -> bool:
+    """One contiguous uint8 stack on the CPU, without autograd: ``NatureCNN._features_of_one``."""
+    return (obs.dim() == 4 and obs.shape[0] == 1 and obs.dtype == torch.uint8 and obs.device.type == "cpu"
+            and obs.is_contiguous() and not torch.is_grad_enabled())
+
+
+def _patch_product_relu(h: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
+    """relu(conv(h)) for one [H, W, C] activation (unpadded, undilated, ungrouped conv), as the
+    product of its [kh, kw, c] patches with the weight, whose channels-last memory is that matrix."""
+    height, width, channels = h.shape
+    kernel, stride = conv.kernel_size, conv.stride
+    out_h, out_w = (height - kernel[0]) // stride[0] + 1, (width - kernel[1]) // stride[1] + 1
+    patches = h.as_strided((out_h, out_w, *kernel, channels),
+                           (stride[0] * width * channels, stride[1] * channels, width * channels, channels, 1))
+    weight = conv.weight.permute(0, 2, 3, 1).reshape(conv.out_channels, -1)  # a view when channels-last
+    out = torch.addmm(conv.bias, patches.reshape(out_h * out_w, -1), weight.t()).relu_()
+    return out.view(out_h, out_w, conv.out_channels)
 
 
 def _conv_relu(x: torch.Tensor, conv: nn.Conv2d, weight: torch.Tensor | None = None) -> torch.Tensor:
