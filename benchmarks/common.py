@@ -14,7 +14,7 @@ from pathlib import Path
 RESULTS = Path(__file__).resolve().parent / "results"
 
 # rlkit contenders in the Atari speed benchmarks: (env_backend, vectorization)
-BACKENDS = {"rlkit": ("gymnasium", "sync"), "rlkit-envpool": ("envpool", "sync")}
+BACKENDS = {"rlkit": ("gymnasium", "sync"), "rlkit-envpool": ("envpool", "sync"), "rlkit-ale": ("ale", "sync")}
 
 
 def machine() -> str:

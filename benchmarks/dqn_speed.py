@@ -68,8 +68,9 @@ def child(contender: str, steps: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=10_000)
-    parser.add_argument("--contenders", nargs="+", default=["sb3", "rlkit", "rlkit-envpool"],
-                        help="sb3, rlkit, rlkit-envpool, rlkit-rainbow (Rainbow, all switches on; logs to runs/)")
+    parser.add_argument("--contenders", nargs="+", default=["sb3", "rlkit", "rlkit-envpool", "rlkit-ale"],
+                        help="sb3, rlkit (Gymnasium envs), rlkit-envpool, rlkit-ale (ale-py's vector env), "
+                             "rlkit-rainbow (Rainbow, all switches on; logs to runs/)")
     parser.add_argument("--repeats", type=int, default=1, help="interleaved rounds of all contenders; ratios are the median over rounds")
     parser.add_argument("--child", nargs=2, metavar=("CONTENDER", "STEPS"), help=argparse.SUPPRESS)
     args = parser.parse_args()

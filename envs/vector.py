@@ -1,4 +1,4 @@
-"""Vector envs behind one interface, ``VecEnv``, whatever the backend (Gymnasium or EnvPool).
+"""Vector envs behind one interface, ``VecEnv``, whatever the backend (Gymnasium, EnvPool or ALE).
 
 Every backend returns a ``rlkit.types.VecStep`` and uses next-step autoreset, the mode Gymnasium
 and EnvPool share: the step that ends an episode returns its final observation (so a truncated
@@ -148,3 +148,76 @@ class EnvPoolVecEnv(VecEnv):
 
     def close(self) -> None:
         self.pool.close()
+
+
+class AleVecEnv(VecEnv):
+    """Adapter over ale-py's own vector env (``ale_py.vector_env.AtariVectorEnv``): the emulators,
+    frame skip, max-pool, resize and frame stack run in C++ threads, like EnvPool's Atari, from the
+    ALE maintainers and with no dependency beyond ale-py.
+
+    Built with ``life_loss_info`` for training: a life loss comes as ``terminated`` while the game
+    goes on. The step after it plays the part of the reset that the other backends' life-loss
+    terminal gets: this adapter sends FIRE there for games that wait for it (NOOP for the others)
+    whatever action it is given, and the trainers drop that step's transition as they drop every
+    reset step. Rewards arrive raw and are clipped here when ``clip_rewards``, so the episode
+    statistics are full games' unclipped returns, as on the other backends.
+    """
+
+    backend = "ale"
+
+    def __init__(self, envs: Any, life_loss_terminals: bool, clip_rewards: bool, resume_action: int):
+        self.envs = envs
+        self.life_loss_terminals, self.clip_rewards = life_loss_terminals, clip_rewards
+        self.resume_action = resume_action
+        self.num_envs = envs.num_envs
+        self.single_observation_space = envs.single_observation_space
+        self.single_action_space = envs.single_action_space
+        self._returns = np.zeros(self.num_envs, dtype=np.float64)
+        self._lengths = np.zeros(self.num_envs, dtype=np.int64)
+        self._lives = np.zeros(self.num_envs, dtype=np.int64)
+        self._game_restarting = np.zeros(self.num_envs, dtype=bool)  # the step after a game over resets it
+        self._life_lost = np.zeros(self.num_envs, dtype=bool)
+
+    def reset(self, seed: int | None = None) -> np.ndarray:
+        obs, info = self.envs.reset(seed=seed)
+        self._returns[:] = 0
+        self._lengths[:] = 0
+        self._lives[:] = info["lives"]
+        self._game_restarting[:] = False
+        self._life_lost[:] = False
+        if seed is not None:
+            self.single_action_space.seed(seed)
+        return obs
+
+    def step(self, actions: np.ndarray) -> VecStep:
+        actions = np.where(self._life_lost, self.resume_action, actions).astype(np.int32)
+        obs, rewards, terminated, truncated, info = self.envs.step(actions)
+        terminated = np.asarray(terminated, dtype=bool)
+        truncated = np.asarray(truncated, dtype=bool)
+        lives = np.asarray(info["lives"], dtype=np.int64)
+        live = ~self._game_restarting
+        # a terminal is a life loss when lives dropped and some are left (ALE's own test); else a game over
+        life_lost = terminated & live & (lives < self._lives) & (lives > 0) & self.life_loss_terminals
+        self._returns += np.where(live, rewards, 0.0)
+        self._lengths += live
+        game_over = ((terminated & ~life_lost) | truncated) & live
+        episode_returns = self._returns.copy()
+        episode_lengths = self._lengths.copy()
+        self._returns[game_over] = 0
+        self._lengths[game_over] = 0
+        self._lives = lives
+        self._game_restarting = game_over
+        self._life_lost = life_lost
+        rewards = np.asarray(rewards, dtype=np.float32)
+        return VecStep(
+            obs,
+            np.sign(rewards) if self.clip_rewards else rewards,
+            terminated,
+            truncated,
+            game_over,
+            episode_returns,
+            episode_lengths,
+        )
+
+    def close(self) -> None:
+        self.envs.close()

@@ -50,6 +50,10 @@ def test_unknown_env_id_has_typed_error_with_suggestion():
         make_env("CartPoel-v1")
     with pytest.raises(UnknownEnvError):
         make_vec_env("NoSuchGame-v0", backend="envpool")
+    with pytest.raises(UnknownEnvError, match="NoSuchGame"):
+        make_vec_env("ALE/NoSuchGame-v5", backend="ale")
+    with pytest.raises(ConfigError, match="Atari ids"):
+        make_vec_env("CartPole-v1", backend="ale")
 
 
 def _play_breakout(backend: str, steps: int = 4000):
@@ -67,7 +71,7 @@ def _play_breakout(backend: str, steps: int = 4000):
     pytest.fail(f"no game over within {steps} steps on {backend}")
 
 
-@pytest.mark.parametrize("backend", ["gymnasium", "envpool"])
+@pytest.mark.parametrize("backend", ["gymnasium", "envpool", "ale"])
 def test_atari_preprocessing_and_full_game_statistics(backend):
     obs, life_losses, last = _play_breakout(backend)
     assert obs.shape == (1, 4, 84, 84) and obs.dtype == np.uint8
@@ -76,9 +80,10 @@ def test_atari_preprocessing_and_full_game_statistics(backend):
     assert last.episode_lengths[0] > 50 and last.episode_returns[0] >= 0
 
 
-def test_envpool_matches_gymnasium_interface():
+@pytest.mark.parametrize("backend", ["envpool", "ale"])
+def test_c_plus_plus_backends_match_gymnasium_interface(backend):
     gym_env = make_vec_env("ALE/Pong-v5", 2)
-    pool = make_vec_env("ALE/Pong-v5", 2, backend="envpool")
+    pool = make_vec_env("ALE/Pong-v5", 2, backend=backend)
     assert gym_env.single_observation_space == pool.single_observation_space
     assert gym_env.single_action_space == pool.single_action_space
     a, b = gym_env.reset(seed=1), pool.reset(seed=1)
@@ -88,10 +93,70 @@ def test_envpool_matches_gymnasium_interface():
         assert np.asarray(x).shape == np.asarray(y).shape and np.asarray(x).dtype == np.asarray(y).dtype
 
 
-def test_evaluation_env_ends_only_on_game_over():
-    env = make_vec_env("ALE/Breakout-v5", 1, training=False)
+@pytest.mark.parametrize("backend", ["gymnasium", "ale"])
+def test_evaluation_env_ends_only_on_game_over(backend):
+    env = make_vec_env("ALE/Breakout-v5", 1, training=False, backend=backend)
     env.reset(seed=0)
     steps = [env.step(np.array([1])) for _ in range(300)]
     ends = [bool(s.terminated[0]) for s in steps]
     assert any(ends)
     assert ends == [bool(s.episode_done[0]) for s in steps]  # every terminal is a full game over
+
+
+class _ScriptedAle:
+    """Stands in for ale-py's AtariVectorEnv: plays a script of (reward, terminated, lives) and
+    records the actions it is sent."""
+
+    num_envs = 1
+    single_observation_space = gym.spaces.Box(0, 255, (4, 84, 84), np.uint8)
+    single_action_space = gym.spaces.Discrete(4)
+
+    def __init__(self, script):
+        self.script, self.sent = list(script), []
+
+    def reset(self, seed=None):
+        return np.zeros((1, 4, 84, 84), np.uint8), {"lives": np.array([3])}
+
+    def step(self, actions):
+        self.sent.append(int(actions[0]))
+        reward, terminated, lives = self.script.pop(0)
+        return (np.zeros((1, 4, 84, 84), np.uint8), np.array([reward], np.int32), np.array([terminated]),
+                np.array([False]), {"lives": np.array([lives])})
+
+    def close(self):
+        pass
+
+
+def test_ale_backend_life_loss_terminals_resume_with_fire_and_statistics_count_whole_games():
+    from envs.vector import AleVecEnv
+
+    script = [(4, False, 3), (0, True, 2),  # a life lost: terminal, the game goes on
+              (0, False, 2), (-2, False, 2), (0, True, 1), (0, False, 1),
+              (7, True, 0),  # the last life: a game over (no lives left)
+              (0, False, 3), (1, False, 3)]  # the autoreset step, then the next game
+    inner = _ScriptedAle(script)
+    env = AleVecEnv(inner, life_loss_terminals=True, clip_rewards=True, resume_action=1)
+    env.reset(seed=0)
+    steps = [env.step(np.array([3])) for _ in script]
+    assert inner.sent == [3, 3, 1, 3, 3, 1, 3, 3, 3]  # FIRE right after each life loss, never after a game over
+    assert [float(s.rewards[0]) for s in steps] == [1, 0, 0, -1, 0, 0, 1, 0, 1]  # sign-clipped for training
+    assert [bool(s.terminated[0]) for s in steps] == [False, True, False, False, True, False, True, False, False]
+    done = [bool(s.episode_done[0]) for s in steps]
+    assert done == [False] * 6 + [True, False, False]
+    assert steps[6].episode_returns[0] == 9 and steps[6].episode_lengths[0] == 7  # raw rewards, whole game
+    # evaluation: no life-loss terminals, so every terminal is a game over, rewards raw
+    inner = _ScriptedAle([(5, False, 3), (0, True, 0), (0, False, 3)])
+    env = AleVecEnv(inner, life_loss_terminals=False, clip_rewards=False, resume_action=1)
+    env.reset()
+    steps = [env.step(np.array([2])) for _ in range(3)]
+    assert inner.sent == [2, 2, 2] and float(steps[0].rewards[0]) == 5.0
+    assert [bool(s.episode_done[0]) for s in steps] == [False, True, False] and steps[1].episode_returns[0] == 5
+
+
+def test_ale_backend_seeds_reproducibly():
+    a, b = (make_vec_env("ALE/Breakout-v5", 2, backend="ale") for _ in range(2))
+    np.testing.assert_array_equal(a.reset(seed=3), b.reset(seed=3))
+    actions = np.array([1, 2])
+    for _ in range(30):
+        sa, sb = a.step(actions), b.step(actions)
+    np.testing.assert_array_equal(sa.obs, sb.obs)
