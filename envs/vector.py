@@ -89,6 +89,29 @@ class GymnasiumVecEnv(VecEnv):
         self.envs.close()
 
 
+class _EpisodeTally:
+    """Whole-episode returns and lengths, for backends that report neither: raw rewards summed over
+    each env's steps, its autoreset steps left out."""
+
+    def __init__(self, num_envs: int):
+        self.returns = np.zeros(num_envs, dtype=np.float64)
+        self.lengths = np.zeros(num_envs, dtype=np.int64)
+
+    def clear(self) -> None:
+        self.returns[:] = 0
+        self.lengths[:] = 0
+
+    def add(self, raw_rewards: np.ndarray, live: np.ndarray, ended: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Count one step of the ``live`` envs; return the totals so far (whole episodes' where
+        ``ended``) and start the ``ended`` envs' next episodes from zero."""
+        self.returns += np.where(live, raw_rewards, 0.0)
+        self.lengths += live
+        totals = self.returns.copy(), self.lengths.copy()
+        self.returns[ended] = 0
+        self.lengths[ended] = 0
+        return totals
+
+
 class EnvPoolVecEnv(VecEnv):
     """Adapter over an EnvPool pool (C++ envs stepped on their own threads).
 
@@ -104,15 +127,13 @@ class EnvPoolVecEnv(VecEnv):
         self.num_envs = pool.config["num_envs"]
         self.single_observation_space = pool.observation_space
         self.single_action_space = pool.action_space
-        self._returns = np.zeros(self.num_envs, dtype=np.float64)
-        self._lengths = np.zeros(self.num_envs, dtype=np.int64)
+        self._tally = _EpisodeTally(self.num_envs)
         self._resetting = np.zeros(self.num_envs, dtype=bool)
 
     def reset(self, seed: int | None = None) -> np.ndarray:
         # EnvPool seeds its envs at construction (seed, seed+1, ...); make_vec_env passes the seed.
         obs, _ = self.pool.reset()
-        self._returns[:] = 0
-        self._lengths[:] = 0
+        self._tally.clear()
         self._resetting[:] = False
         if seed is not None:
             self.single_action_space.seed(seed)
@@ -126,15 +147,9 @@ class EnvPoolVecEnv(VecEnv):
         terminated = np.asarray(terminated, dtype=bool)
         truncated = np.asarray(truncated, dtype=bool)
         live = ~self._resetting  # the step after an end only resets that env
-        raw_rewards = info["reward"] if self.atari else rewards
-        self._returns += np.where(live, raw_rewards, 0.0)
-        self._lengths += live
         game_over = (np.asarray(info["terminated"], dtype=bool) if self.atari else terminated) | truncated
         episode_done = game_over & live
-        episode_returns = self._returns.copy()
-        episode_lengths = self._lengths.copy()
-        self._returns[episode_done] = 0
-        self._lengths[episode_done] = 0
+        episode_returns, episode_lengths = self._tally.add(info["reward"] if self.atari else rewards, live, episode_done)
         self._resetting = terminated | truncated
         return VecStep(
             obs,
@@ -172,16 +187,14 @@ class AleVecEnv(VecEnv):
         self.num_envs = envs.num_envs
         self.single_observation_space = envs.single_observation_space
         self.single_action_space = envs.single_action_space
-        self._returns = np.zeros(self.num_envs, dtype=np.float64)
-        self._lengths = np.zeros(self.num_envs, dtype=np.int64)
+        self._tally = _EpisodeTally(self.num_envs)
         self._lives = np.zeros(self.num_envs, dtype=np.int64)
         self._game_restarting = np.zeros(self.num_envs, dtype=bool)  # the step after a game over resets it
         self._life_lost = np.zeros(self.num_envs, dtype=bool)
 
     def reset(self, seed: int | None = None) -> np.ndarray:
         obs, info = self.envs.reset(seed=seed)
-        self._returns[:] = 0
-        self._lengths[:] = 0
+        self._tally.clear()
         self._lives[:] = info["lives"]
         self._game_restarting[:] = False
         self._life_lost[:] = False
@@ -198,13 +211,8 @@ class AleVecEnv(VecEnv):
         live = ~self._game_restarting
         # a terminal is a life loss when lives dropped and some are left (ALE's own test); else a game over
         life_lost = terminated & live & (lives < self._lives) & (lives > 0) & self.life_loss_terminals
-        self._returns += np.where(live, rewards, 0.0)
-        self._lengths += live
         game_over = ((terminated & ~life_lost) | truncated) & live
-        episode_returns = self._returns.copy()
-        episode_lengths = self._lengths.copy()
-        self._returns[game_over] = 0
-        self._lengths[game_over] = 0
+        episode_returns, episode_lengths = self._tally.add(rewards, live, game_over)
         self._lives = lives
         self._game_restarting = game_over
         self._life_lost = life_lost
