@@ -145,7 +145,7 @@ def test_prioritized_sampling_weights_and_priority_updates():
     assert buffer.tree.get(np.array([4]))[0] == pytest.approx(4.0)
 
 
-def test_replay_state_round_trip():
+def test_replay_state_round_trip(tmp_path):
     buffer = _vec_buffer(n_step=3, prioritized=True)
     buffer.start(np.array([[0.0]], np.float32))
     _run(buffer, [(t + 1, float(t), t == 9, False, True) for t in range(12)])
@@ -156,6 +156,14 @@ def test_replay_state_round_trip():
     for name in ReplayBuffer.ARRAYS:
         np.testing.assert_array_equal(getattr(copy, name), getattr(buffer, name))
     assert copy._open == buffer._open and copy.tree.total == pytest.approx(buffer.tree.total)
+    # the sampler's random stream goes on where it was, through a real checkpoint file
+    from rlkit.checkpoint import load_checkpoint, save_checkpoint
+
+    buffer.sample(4, 0.4)
+    path = save_checkpoint(tmp_path / "replay.pt", {"agent": "DQN", "replay": buffer.state_dict()})
+    copy = _vec_buffer(n_step=3, prioritized=True)
+    copy.load_state_dict(load_checkpoint(path)["replay"])
+    np.testing.assert_array_equal(copy.sample(8, 0.4).indices, buffer.sample(8, 0.4).indices)
 
 
 def test_bad_replay_settings_raise_config_errors():

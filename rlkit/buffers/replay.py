@@ -19,6 +19,7 @@ their batch maximum, priorities set from the learner's TD errors.
 """
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
@@ -219,6 +220,7 @@ class ReplayBuffer:
         state["open"] = [[(int(s), float(r), int(a)) for s, r, a in opened] for opened in self._open]
         state["frames_written"] = self.frames_written
         state["max_priority"] = self.max_priority
+        state["rng"] = json.dumps(self.rng.bit_generator.state)  # a resumed run draws on, not from the seed again
         if self.tree is not None:
             state["tree"] = torch.from_numpy(self.tree.tree.copy())
         return state
@@ -233,6 +235,8 @@ class ReplayBuffer:
         self.frames_written = int(state["frames_written"])
         self.recount_transitions()
         self.max_priority = float(state["max_priority"])
+        if "rng" in state:  # checkpoints from before it was saved restart the stream from the seed
+            self.rng.bit_generator.state = json.loads(state["rng"])
         if self.tree is not None:
             self.tree.tree = state["tree"].numpy().copy()
 
