@@ -60,7 +60,7 @@ def child(contender: str, steps: int) -> dict:
     if contender.startswith("env-only"):
         from envs import make_vec_env
 
-        backend = "envpool" if contender.endswith("envpool") else "gymnasium"
+        backend = {"env-only": "gymnasium", "env-only-envpool": "envpool", "env-only-ale": "ale"}[contender]
         envs = make_vec_env(ENV, 8, backend=backend)
         envs.reset(seed=0)
         rng = np.random.default_rng(0)
@@ -93,7 +93,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=10_240)
     parser.add_argument("--contenders", nargs="+",
-                        default=["env-only", "env-only-envpool", "update-only", "sb3", "rlkit", "rlkit-envpool"])
+                        default=["env-only", "env-only-envpool", "update-only", "sb3", "rlkit", "rlkit-envpool"],
+                        help="also env-only-ale and rlkit-ale (ale-py's vector env)")
     parser.add_argument("--repeats", type=int, default=1, help="interleaved rounds of all contenders; ratios are the median over rounds")
     parser.add_argument("--child", nargs=2, metavar=("CONTENDER", "STEPS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
