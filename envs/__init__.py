@@ -8,7 +8,6 @@ statistics.
 from __future__ import annotations
 
 import difflib
-import os
 from typing import Any, Callable, Union
 
 import gymnasium as gym
@@ -16,6 +15,7 @@ import gymnasium as gym
 from envs.atari import ATARI_PROTOCOLS, make_atari_env, parse_atari_id
 from envs.vector import AleVecEnv, EnvPoolVecEnv, GymnasiumVecEnv, VecEnv
 from rlkit.errors import ConfigError, UnknownEnvError
+from rlkit.utils import usable_cores
 
 BACKENDS = ("gymnasium", "envpool", "ale")
 
@@ -201,13 +201,13 @@ def _make_ale(env: EnvSpec, num_envs: int, training: bool, protocol: str | None)
         raise _unknown_env(env, exc) from exc
     envs = AtariVectorEnv(
         rom, num_envs,
-        num_threads=min(num_envs, len(os.sched_getaffinity(0))),
+        num_threads=min(num_envs, usable_cores()),
         repeat_action_probability=ATARI_PROTOCOLS[protocol or own_protocol],
         max_num_frames_per_episode=108_000,  # as ALE v5 (27k agent steps)
         img_height=84, img_width=84, grayscale=True, stack_num=4, frameskip=4, maxpool=True, noop_max=30,
         use_fire_reset=True,
-        episodic_life=False,  # it would restart the game at each life loss; life_loss_info keeps it going
-        life_loss_info=training,
+        episodic_life=False,  # it would restart the game at each life loss
+        life_loss_info=False,  # life losses are read from info["lives"] by the adapter (see AleVecEnv)
         reward_clipping=False,  # clipped by the adapter, which needs the raw rewards for its statistics
     )
     action_set = envs.ale.get_action_set()

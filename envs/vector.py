@@ -11,6 +11,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from rlkit.errors import ConfigError
 from rlkit.types import VecStep
 
 
@@ -32,6 +33,15 @@ class VecEnv:
         raise NotImplementedError
 
 
+def _python_seed(seed: int | np.integer | None) -> int | None:
+    """Seeds as Python ints: Gymnasium, EnvPool and ale-py all refuse NumPy integers."""
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ConfigError(f"seed must be a non-negative integer or None, got {seed!r}.")
+    return int(seed)
+
+
 def _prepare_actions(actions: np.ndarray, space: gym.Space) -> np.ndarray:
     """Policies sample unbounded Gaussians; the env gets them clipped to its bounds."""
     if isinstance(space, gym.spaces.Box):
@@ -47,8 +57,6 @@ class GymnasiumVecEnv(VecEnv):
     def __init__(self, envs: gym.vector.VectorEnv):
         mode = envs.metadata.get("autoreset_mode")
         if mode is not None and getattr(mode, "value", mode) != "NextStep":
-            from rlkit.errors import ConfigError
-
             raise ConfigError(
                 f"the vector env uses autoreset mode {mode}; rlkit needs next-step autoreset "
                 "(Gymnasium's default): build it with autoreset_mode=AutoresetMode.NEXT_STEP."
@@ -59,6 +67,7 @@ class GymnasiumVecEnv(VecEnv):
         self.single_action_space = envs.single_action_space
 
     def reset(self, seed: int | None = None) -> np.ndarray:
+        seed = _python_seed(seed)
         obs, _ = self.envs.reset(seed=seed)
         if seed is not None:
             self.envs.action_space.seed(seed)
@@ -132,6 +141,7 @@ class EnvPoolVecEnv(VecEnv):
 
     def reset(self, seed: int | None = None) -> np.ndarray:
         # EnvPool seeds its envs at construction (seed, seed+1, ...); make_vec_env passes the seed.
+        seed = _python_seed(seed)
         obs, _ = self.pool.reset()
         self._tally.clear()
         self._resetting[:] = False
@@ -170,12 +180,19 @@ class AleVecEnv(VecEnv):
     frame skip, max-pool, resize and frame stack run in C++ threads, like EnvPool's Atari, from the
     ALE maintainers and with no dependency beyond ale-py.
 
-    Built with ``life_loss_info`` for training: a life loss comes as ``terminated`` while the game
-    goes on. The step after it plays the part of the reset that the other backends' life-loss
-    terminal gets: this adapter sends FIRE there for games that wait for it (NOOP for the others)
-    whatever action it is given, and the trainers drop that step's transition as they drop every
-    reset step. Rewards arrive raw and are clipped here when ``clip_rewards``, so the episode
-    statistics are full games' unclipped returns, as on the other backends.
+    The C++ env is built to report only game overs and time limits; life losses are read here from
+    the ``lives`` it reports on every step (when ``life_loss_terminals``, for training): a step on
+    which lives dropped, some are left and the game neither ended nor hit its time limit comes back
+    ``terminated`` while the game goes on. The step after it plays the part of the reset that the
+    other backends' life-loss terminal gets: this adapter sends FIRE there for games that wait for
+    it (NOOP for the others) whatever action it is given, returns reward 0 as every reset step does,
+    and the trainers drop that step's transition as they drop every reset step. Rewards arrive raw
+    and are clipped here when ``clip_rewards``, so the episode statistics are full games' unclipped
+    returns, as on the other backends.
+
+    The preprocessing is equivalent to ``envs.atari``'s, not identical: ale-py draws 0-29 reset
+    no-ops (Gymnasium's wrapper 1-30), pads the first frame stack with zeros, presses FIRE once at
+    reset, and its 108k-frame limit does not count the reset no-ops.
     """
 
     backend = "ale"
@@ -193,6 +210,7 @@ class AleVecEnv(VecEnv):
         self._life_lost = np.zeros(self.num_envs, dtype=bool)
 
     def reset(self, seed: int | None = None) -> np.ndarray:
+        seed = _python_seed(seed)
         obs, info = self.envs.reset(seed=seed)
         self._tally.clear()
         self._lives[:] = info["lives"]
@@ -203,24 +221,30 @@ class AleVecEnv(VecEnv):
         return obs
 
     def step(self, actions: np.ndarray) -> VecStep:
-        actions = np.where(self._life_lost, self.resume_action, actions).astype(np.int32)
-        obs, rewards, terminated, truncated, info = self.envs.step(actions)
+        resuming = self._life_lost
+        actions = np.where(resuming, self.resume_action, actions).astype(np.int32)
+        obs, raw_rewards, terminated, truncated, info = self.envs.step(actions)
         terminated = np.asarray(terminated, dtype=bool)
         truncated = np.asarray(truncated, dtype=bool)
         lives = np.asarray(info["lives"], dtype=np.int64)
         live = ~self._game_restarting
-        # a terminal is a life loss when lives dropped and some are left (ALE's own test); else a game over
-        life_lost = terminated & live & (lives < self._lives) & (lives > 0) & self.life_loss_terminals
-        game_over = ((terminated & ~life_lost) | truncated) & live
-        episode_returns, episode_lengths = self._tally.add(rewards, live, game_over)
+        ended = terminated | truncated
+        game_over = ended & live
+        # a life loss that is also the game's last step (no lives left, or its time limit) is that
+        # game's end, not a life-loss terminal: the C++ env restarts the game on the next step
+        life_lost = live & ~ended & (lives < self._lives) & (lives > 0) & self.life_loss_terminals
+        episode_returns, episode_lengths = self._tally.add(raw_rewards, live, game_over)
         self._lives = lives
         self._game_restarting = game_over
         self._life_lost = life_lost
-        rewards = np.asarray(rewards, dtype=np.float32)
+        rewards = np.asarray(raw_rewards, dtype=np.float32)
+        if self.clip_rewards:
+            rewards = np.sign(rewards)
+        rewards[resuming] = 0.0  # the stand-in reset step: its transition is dropped, its reward too
         return VecStep(
             obs,
-            np.sign(rewards) if self.clip_rewards else rewards,
-            terminated,
+            rewards,
+            terminated | life_lost,
             truncated,
             game_over,
             episode_returns,

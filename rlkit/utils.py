@@ -29,10 +29,15 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return resolved
 
 
+def usable_cores() -> int:
+    """The cores this process may run on: its CPU affinity where the OS reports one."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def configure_threads(requested: int, compute_bound: bool) -> int:
     """Set torch's intra-op threads. On a few cores shared with env stepping, small MLPs run
     fastest on one thread (more threads only add synchronisation); convolutions and large-batch
     updates of wide MLPs (``compute_bound``) use every core."""
-    threads = requested or (len(os.sched_getaffinity(0)) if compute_bound else 1)
+    threads = requested or (usable_cores() if compute_bound else 1)
     torch.set_num_threads(threads)
     return threads

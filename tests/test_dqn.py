@@ -176,6 +176,17 @@ def test_target_update_on_the_atari_cnn_copies_or_averages():
         torch.testing.assert_close(t, 0.5 * b + 0.5 * o)
 
 
+def test_dqn_on_the_ale_backend_stores_life_losses_as_terminals_and_drops_the_resume_steps():
+    agent = DQN("ALE/Breakout-v5", seed=0, env_backend="ale", buffer_size=400, learning_starts=100, batch_size=8,
+                train_freq=4, torch_threads=1)
+    agent.learn(200, progress=False, eval_episodes=0)
+    replay = agent.replay
+    terminals = int(replay.terminated[replay.valid].sum())
+    assert terminals >= 2  # a near-random policy loses a Breakout life every ~25 steps
+    # each terminal's next step (FIRE to resume, or a game's reset) is no transition
+    assert replay.num_transitions == 200 - terminals
+
+
 def test_dqn_learns_cartpole_on_a_small_budget():
     # the cartpole-dqn benchmark settings (double-Q on, a smaller net, a target copy every 500
     # steps) cut to 30k steps: far from solved, but about ten times a random policy's ~22

@@ -23,6 +23,15 @@ def test_vec_env_step_contract_and_seeding():
     np.testing.assert_array_equal(step.obs, b.step(actions).obs)
 
 
+@pytest.mark.parametrize("backend", ["gymnasium", "envpool"])
+def test_reset_takes_numpy_integer_seeds_and_refuses_others(backend):
+    env, twin = (make_vec_env("CartPole-v1", 2, backend=backend, seed=5) for _ in range(2))
+    np.testing.assert_array_equal(env.reset(seed=np.int64(5)), twin.reset(seed=5))
+    for bad in (1.5, -1, True, "5"):
+        with pytest.raises(ConfigError, match="non-negative integer"):
+            env.reset(seed=bad)
+
+
 def test_next_step_autoreset_reports_final_obs_then_reset():
     env = make_vec_env("CartPole-v1", 1)
     env.reset(seed=0)
@@ -104,8 +113,9 @@ def test_evaluation_env_ends_only_on_game_over(backend):
 
 
 class _ScriptedAle:
-    """Stands in for ale-py's AtariVectorEnv: plays a script of (reward, terminated, lives) and
-    records the actions it is sent."""
+    """Stands in for ale-py's AtariVectorEnv as ``envs.make_vec_env`` builds it (no life-loss
+    terminals of its own): plays a script of (reward, terminated, truncated, lives) and records the
+    actions it is sent."""
 
     num_envs = 1
     single_observation_space = gym.spaces.Box(0, 255, (4, 84, 84), np.uint8)
@@ -119,44 +129,77 @@ class _ScriptedAle:
 
     def step(self, actions):
         self.sent.append(int(actions[0]))
-        reward, terminated, lives = self.script.pop(0)
+        reward, terminated, truncated, lives = self.script.pop(0)
         return (np.zeros((1, 4, 84, 84), np.uint8), np.array([reward], np.int32), np.array([terminated]),
-                np.array([False]), {"lives": np.array([lives])})
+                np.array([truncated]), {"lives": np.array([lives])})
 
     def close(self):
         pass
 
 
-def test_ale_backend_life_loss_terminals_resume_with_fire_and_statistics_count_whole_games():
+def _play(script, life_loss_terminals=True, clip_rewards=True, action=3):
     from envs.vector import AleVecEnv
 
-    script = [(4, False, 3), (0, True, 2),  # a life lost: terminal, the game goes on
-              (0, False, 2), (-2, False, 2), (0, True, 1), (0, False, 1),
-              (7, True, 0),  # the last life: a game over (no lives left)
-              (0, False, 3), (1, False, 3)]  # the autoreset step, then the next game
     inner = _ScriptedAle(script)
-    env = AleVecEnv(inner, life_loss_terminals=True, clip_rewards=True, resume_action=1)
-    env.reset(seed=0)
-    steps = [env.step(np.array([3])) for _ in script]
-    assert inner.sent == [3, 3, 1, 3, 3, 1, 3, 3, 3]  # FIRE right after each life loss, never after a game over
-    assert [float(s.rewards[0]) for s in steps] == [1, 0, 0, -1, 0, 0, 1, 0, 1]  # sign-clipped for training
-    assert [bool(s.terminated[0]) for s in steps] == [False, True, False, False, True, False, True, False, False]
-    done = [bool(s.episode_done[0]) for s in steps]
-    assert done == [False] * 6 + [True, False, False]
-    assert steps[6].episode_returns[0] == 9 and steps[6].episode_lengths[0] == 7  # raw rewards, whole game
-    # evaluation: no life-loss terminals, so every terminal is a game over, rewards raw
-    inner = _ScriptedAle([(5, False, 3), (0, True, 0), (0, False, 3)])
-    env = AleVecEnv(inner, life_loss_terminals=False, clip_rewards=False, resume_action=1)
-    env.reset()
-    steps = [env.step(np.array([2])) for _ in range(3)]
-    assert inner.sent == [2, 2, 2] and float(steps[0].rewards[0]) == 5.0
-    assert [bool(s.episode_done[0]) for s in steps] == [False, True, False] and steps[1].episode_returns[0] == 5
+    env = AleVecEnv(inner, life_loss_terminals=life_loss_terminals, clip_rewards=clip_rewards, resume_action=1)
+    env.reset(seed=np.int64(0))
+    return inner.sent, [env.step(np.array([action])) for _ in script]
+
+
+def _column(steps, field):
+    return [getattr(s, field)[0].item() for s in steps]
+
+
+def test_ale_backend_life_loss_terminals_resume_with_fire_and_statistics_count_whole_games():
+    sent, steps = _play([
+        (4, False, False, 3), (0, False, False, 2),  # a life lost: terminal, the game goes on
+        (5, False, False, 2),  # the stand-in reset step (FIRE): its reward is not trained on
+        (-2, False, False, 2), (0, False, False, 1), (0, False, False, 1),
+        (7, True, False, 0),  # the last life: a game over
+        (0, False, False, 3), (1, False, False, 3),  # the autoreset step, then the next game
+    ])
+    assert sent == [3, 3, 1, 3, 3, 1, 3, 3, 3]  # FIRE right after each life loss, never after a game over
+    assert _column(steps, "rewards") == [1, 0, 0, -1, 0, 0, 1, 0, 1]  # sign-clipped, 0 on stand-in resets
+    assert _column(steps, "terminated") == [False, True, False, False, True, False, True, False, False]
+    assert not any(_column(steps, "truncated"))
+    assert _column(steps, "episode_done") == [False] * 6 + [True, False, False]
+    assert steps[6].episode_returns[0] == 14 and steps[6].episode_lengths[0] == 7  # raw rewards, whole game
+
+
+def test_ale_backend_time_limit_on_a_life_loss_ends_the_game_as_a_truncation():
+    # the 108k-frame limit falls on a step that also loses a life: the C++ env restarts the game
+    # next step, so this is the game's end (truncated, bootstrapped), not a life-loss terminal
+    sent, steps = _play([(2, False, False, 3), (1, False, True, 2), (0, False, False, 3), (3, False, False, 3)])
+    assert sent == [3, 3, 3, 3]  # no FIRE: the game restarts by itself
+    assert _column(steps, "terminated") == [False] * 4
+    assert _column(steps, "truncated") == [False, True, False, False]
+    assert _column(steps, "episode_done") == [False, True, False, False]
+    assert steps[1].episode_returns[0] == 3 and steps[1].episode_lengths[0] == 2
+    # the autoreset step is left out of the next game's statistics, which start from zero
+    sent, steps = _play([(2, False, True, 3), (0, False, False, 3), (3, True, False, 0)])
+    assert _column(steps, "episode_done") == [True, False, True]
+    assert steps[2].episode_returns[0] == 3 and steps[2].episode_lengths[0] == 1
+
+
+def test_ale_backend_for_evaluation_has_no_life_loss_terminals_and_raw_rewards():
+    sent, steps = _play([(5, False, False, 3), (0, False, False, 2), (0, True, False, 0), (0, False, False, 3)],
+                        life_loss_terminals=False, clip_rewards=False, action=2)
+    assert sent == [2, 2, 2, 2] and _column(steps, "rewards") == [5.0, 0.0, 0.0, 0.0]
+    assert _column(steps, "terminated") == [False, False, True, False]
+    assert _column(steps, "episode_done") == [False, False, True, False] and steps[2].episode_returns[0] == 5
 
 
 def test_ale_backend_seeds_reproducibly():
-    a, b = (make_vec_env("ALE/Breakout-v5", 2, backend="ale") for _ in range(2))
-    np.testing.assert_array_equal(a.reset(seed=3), b.reset(seed=3))
-    actions = np.array([1, 2])
-    for _ in range(30):
-        sa, sb = a.step(actions), b.step(actions)
-    np.testing.assert_array_equal(sa.obs, sb.obs)
+    def play(seed):
+        env = make_vec_env("ALE/Breakout-v5", 2, backend="ale")
+        env.reset(seed=np.int64(seed))
+        actions = np.random.default_rng(0).integers(0, 4, 60)
+        for action in actions:  # both envs get the same actions: only their seeds differ
+            obs = env.step(np.array([action, action])).obs
+        env.close()
+        return obs
+
+    first, again, other = play(3), play(3), play(4)
+    np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(first, other)  # the seed reaches the emulators (sticky actions, no-ops)
+    assert not np.array_equal(first[0], first[1])  # each env has its own stream
