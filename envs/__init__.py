@@ -13,7 +13,7 @@ from typing import Any, Callable, Union
 import gymnasium as gym
 
 from envs.atari import ATARI_PROTOCOLS, make_atari_env, parse_atari_id
-from envs.vector import AleVecEnv, EnvPoolVecEnv, GymnasiumVecEnv, VecEnv
+from envs.vector import AleVecEnv, EnvPoolVecEnv, GymnasiumVecEnv, VecEnv, as_seed
 from rlkit.errors import ConfigError, UnknownEnvError
 from rlkit.utils import usable_cores
 
@@ -109,6 +109,7 @@ def make_vec_env(
     """
     if num_envs < 1:
         raise ConfigError(f"num_envs must be >= 1, got {num_envs}.")
+    seed = as_seed(seed, num_envs)  # before any backend is built
     if atari_protocol is not None and atari_protocol not in ATARI_PROTOCOLS:
         raise ConfigError(f"atari_protocol {atari_protocol!r} unknown; choose one of {sorted(ATARI_PROTOCOLS)}.")
     if backend == "envpool":

@@ -33,12 +33,16 @@ class VecEnv:
         raise NotImplementedError
 
 
-def _python_seed(seed: int | np.integer | None) -> int | None:
-    """Seeds as Python ints: Gymnasium, EnvPool and ale-py all refuse NumPy integers."""
+SEED_MAX = 2**31 - 1  # EnvPool and ale-py seed each env with a C++ int
+
+
+def as_seed(seed: int | np.integer | None, num_envs: int = 1) -> int | None:
+    """Seeds as Python ints (Gymnasium, EnvPool and ale-py all refuse NumPy integers), small enough
+    that every env's seed (seed, seed + 1, ...) fits the C++ backends' 32-bit ints."""
     if seed is None:
         return None
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ConfigError(f"seed must be a non-negative integer or None, got {seed!r}.")
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= SEED_MAX - num_envs + 1:
+        raise ConfigError(f"seed must be an integer in [0, {SEED_MAX - num_envs + 1}] for {num_envs} env(s), or None; got {seed!r}.")
     return int(seed)
 
 
@@ -67,7 +71,7 @@ class GymnasiumVecEnv(VecEnv):
         self.single_action_space = envs.single_action_space
 
     def reset(self, seed: int | None = None) -> np.ndarray:
-        seed = _python_seed(seed)
+        seed = as_seed(seed, self.num_envs)
         obs, _ = self.envs.reset(seed=seed)
         if seed is not None:
             self.envs.action_space.seed(seed)
@@ -141,7 +145,7 @@ class EnvPoolVecEnv(VecEnv):
 
     def reset(self, seed: int | None = None) -> np.ndarray:
         # EnvPool seeds its envs at construction (seed, seed+1, ...); make_vec_env passes the seed.
-        seed = _python_seed(seed)
+        seed = as_seed(seed, self.num_envs)
         obs, _ = self.pool.reset()
         self._tally.clear()
         self._resetting[:] = False
@@ -182,17 +186,18 @@ class AleVecEnv(VecEnv):
 
     The C++ env is built to report only game overs and time limits; life losses are read here from
     the ``lives`` it reports on every step (when ``life_loss_terminals``, for training): a step on
-    which lives dropped, some are left and the game neither ended nor hit its time limit comes back
-    ``terminated`` while the game goes on. The step after it plays the part of the reset that the
+    which lives dropped and some are left comes back ``terminated``, and unless the game also hit
+    its time limit there, the game goes on. The step after it plays the part of the reset that the
     other backends' life-loss terminal gets: this adapter sends FIRE there for games that wait for
     it (NOOP for the others) whatever action it is given, returns reward 0 as every reset step does,
     and the trainers drop that step's transition as they drop every reset step. Rewards arrive raw
     and are clipped here when ``clip_rewards``, so the episode statistics are full games' unclipped
     returns, as on the other backends.
 
-    The preprocessing is equivalent to ``envs.atari``'s, not identical: ale-py draws 0-29 reset
-    no-ops (Gymnasium's wrapper 1-30), pads the first frame stack with zeros, presses FIRE once at
-    reset, and its 108k-frame limit does not count the reset no-ops.
+    The preprocessing is equivalent to ``envs.atari``'s, not identical: ale-py draws its reset
+    no-ops from its own range and presses FIRE at reset in its own order (``envs.atari``: 1-30
+    no-ops, then FIRE), pads the first frame stack with zeros, and its 108k-frame limit does not
+    count the reset no-ops.
     """
 
     backend = "ale"
@@ -207,44 +212,46 @@ class AleVecEnv(VecEnv):
         self._tally = _EpisodeTally(self.num_envs)
         self._lives = np.zeros(self.num_envs, dtype=np.int64)
         self._game_restarting = np.zeros(self.num_envs, dtype=bool)  # the step after a game over resets it
-        self._life_lost = np.zeros(self.num_envs, dtype=bool)
+        self._resume_next = np.zeros(self.num_envs, dtype=bool)  # a life was lost: FIRE next step
 
     def reset(self, seed: int | None = None) -> np.ndarray:
-        seed = _python_seed(seed)
+        seed = as_seed(seed, self.num_envs)
         obs, info = self.envs.reset(seed=seed)
         self._tally.clear()
         self._lives[:] = info["lives"]
         self._game_restarting[:] = False
-        self._life_lost[:] = False
+        self._resume_next[:] = False
         if seed is not None:
             self.single_action_space.seed(seed)
         return obs
 
     def step(self, actions: np.ndarray) -> VecStep:
-        resuming = self._life_lost
+        resuming = self._resume_next
         actions = np.where(resuming, self.resume_action, actions).astype(np.int32)
         obs, raw_rewards, terminated, truncated, info = self.envs.step(actions)
         terminated = np.asarray(terminated, dtype=bool)
         truncated = np.asarray(truncated, dtype=bool)
-        lives = np.asarray(info["lives"], dtype=np.int64)
+        lives = np.array(info["lives"], dtype=np.int64)  # copies: ale-py's arrays are its own
         live = ~self._game_restarting
         ended = terminated | truncated
         game_over = ended & live
-        # a life loss that is also the game's last step (no lives left, or its time limit) is that
-        # game's end, not a life-loss terminal: the C++ env restarts the game on the next step
-        life_lost = live & ~ended & (lives < self._lives) & (lives > 0) & self.life_loss_terminals
+        # a life lost with lives left is a terminal, also on a game's time-limit step (as the other
+        # backends' EpisodicLife + TimeLimit report it); the game goes on, and FIRE resumes it, only
+        # when the C++ env did not end it there: it restarts an ended game by itself next step
+        lost_a_life = live & (lives < self._lives) & (lives > 0) & self.life_loss_terminals
+        resume_next = lost_a_life & ~ended
         episode_returns, episode_lengths = self._tally.add(raw_rewards, live, game_over)
         self._lives = lives
         self._game_restarting = game_over
-        self._life_lost = life_lost
-        rewards = np.asarray(raw_rewards, dtype=np.float32)
+        self._resume_next = resume_next
+        rewards = np.array(raw_rewards, dtype=np.float32)
         if self.clip_rewards:
             rewards = np.sign(rewards)
         rewards[resuming] = 0.0  # the stand-in reset step: its transition is dropped, its reward too
         return VecStep(
             obs,
             rewards,
-            terminated | life_lost,
+            terminated | lost_a_life,
             truncated,
             game_over,
             episode_returns,

@@ -27,9 +27,11 @@ def test_vec_env_step_contract_and_seeding():
 def test_reset_takes_numpy_integer_seeds_and_refuses_others(backend):
     env, twin = (make_vec_env("CartPole-v1", 2, backend=backend, seed=5) for _ in range(2))
     np.testing.assert_array_equal(env.reset(seed=np.int64(5)), twin.reset(seed=5))
-    for bad in (1.5, -1, True, "5"):
-        with pytest.raises(ConfigError, match="non-negative integer"):
+    for bad in (1.5, -1, True, "5", 2**31 - 1):  # the last: env 1's seed would pass 2**31 - 1
+        with pytest.raises(ConfigError, match="seed must be an integer"):
             env.reset(seed=bad)
+    with pytest.raises(ConfigError, match="seed must be an integer"):
+        make_vec_env("CartPole-v1", 2, backend=backend, seed=-1)
 
 
 def test_next_step_autoreset_reports_final_obs_then_reset():
@@ -114,40 +116,46 @@ def test_evaluation_env_ends_only_on_game_over(backend):
 
 class _ScriptedAle:
     """Stands in for ale-py's AtariVectorEnv as ``envs.make_vec_env`` builds it (no life-loss
-    terminals of its own): plays a script of (reward, terminated, truncated, lives) and records the
-    actions it is sent."""
+    terminals of its own): plays a script whose steps give each env's (reward, terminated,
+    truncated, lives), and records the actions it is sent."""
 
-    num_envs = 1
     single_observation_space = gym.spaces.Box(0, 255, (4, 84, 84), np.uint8)
     single_action_space = gym.spaces.Discrete(4)
 
-    def __init__(self, script):
-        self.script, self.sent = list(script), []
+    def __init__(self, script, num_envs):
+        self.script, self.sent, self.num_envs = list(script), [], num_envs
 
     def reset(self, seed=None):
-        return np.zeros((1, 4, 84, 84), np.uint8), {"lives": np.array([3])}
+        assert seed is None or type(seed) is int  # as ale-py requires
+        return np.zeros((self.num_envs, 4, 84, 84), np.uint8), {"lives": np.full(self.num_envs, 3)}
 
     def step(self, actions):
-        self.sent.append(int(actions[0]))
-        reward, terminated, truncated, lives = self.script.pop(0)
-        return (np.zeros((1, 4, 84, 84), np.uint8), np.array([reward], np.int32), np.array([terminated]),
-                np.array([truncated]), {"lives": np.array([lives])})
+        self.sent.append(actions.tolist())
+        rewards, terminated, truncated, lives = (np.array(column) for column in zip(*self.script.pop(0)))
+        return (np.zeros((self.num_envs, 4, 84, 84), np.uint8), rewards.astype(np.int32), terminated, truncated,
+                {"lives": lives.astype(np.int32)})
 
     def close(self):
         pass
 
 
 def _play(script, life_loss_terminals=True, clip_rewards=True, action=3):
+    """Play a one-env script (a (reward, terminated, truncated, lives) per step), or a many-env
+    one (a list of those per step); return the actions sent to the env and the steps."""
     from envs.vector import AleVecEnv
 
-    inner = _ScriptedAle(script)
+    script = [step if isinstance(step, list) else [step] for step in script]
+    inner = _ScriptedAle(script, num_envs=len(script[0]))
     env = AleVecEnv(inner, life_loss_terminals=life_loss_terminals, clip_rewards=clip_rewards, resume_action=1)
     env.reset(seed=np.int64(0))
-    return inner.sent, [env.step(np.array([action])) for _ in script]
+    steps = [env.step(np.full(inner.num_envs, action)) for _ in script]
+    if inner.num_envs == 1:
+        return [sent[0] for sent in inner.sent], steps
+    return inner.sent, steps
 
 
-def _column(steps, field):
-    return [getattr(s, field)[0].item() for s in steps]
+def _column(steps, field, env=0):
+    return [getattr(s, field)[env].item() for s in steps]
 
 
 def test_ale_backend_life_loss_terminals_resume_with_fire_and_statistics_count_whole_games():
@@ -166,19 +174,38 @@ def test_ale_backend_life_loss_terminals_resume_with_fire_and_statistics_count_w
     assert steps[6].episode_returns[0] == 14 and steps[6].episode_lengths[0] == 7  # raw rewards, whole game
 
 
-def test_ale_backend_time_limit_on_a_life_loss_ends_the_game_as_a_truncation():
-    # the 108k-frame limit falls on a step that also loses a life: the C++ env restarts the game
-    # next step, so this is the game's end (truncated, bootstrapped), not a life-loss terminal
+def test_ale_backend_time_limit_on_a_life_loss_ends_the_game_there():
+    # the 108k-frame limit falls on a step that also loses a life: a terminal, as on the other
+    # backends, and the game's end: the C++ env restarts it next step, so no FIRE
     sent, steps = _play([(2, False, False, 3), (1, False, True, 2), (0, False, False, 3), (3, False, False, 3)])
-    assert sent == [3, 3, 3, 3]  # no FIRE: the game restarts by itself
-    assert _column(steps, "terminated") == [False] * 4
+    assert sent == [3, 3, 3, 3]
+    assert _column(steps, "terminated") == [False, True, False, False]
     assert _column(steps, "truncated") == [False, True, False, False]
     assert _column(steps, "episode_done") == [False, True, False, False]
     assert steps[1].episode_returns[0] == 3 and steps[1].episode_lengths[0] == 2
-    # the autoreset step is left out of the next game's statistics, which start from zero
+    # a plain time limit is a truncation (bootstrapped); the autoreset step is left out of the
+    # next game's statistics, which start from zero
     sent, steps = _play([(2, False, True, 3), (0, False, False, 3), (3, True, False, 0)])
+    assert _column(steps, "terminated") == [False, False, True] and _column(steps, "truncated") == [True, False, False]
     assert _column(steps, "episode_done") == [True, False, True]
     assert steps[2].episode_returns[0] == 3 and steps[2].episode_lengths[0] == 1
+
+
+def test_ale_backend_keeps_each_env_apart():
+    # in the same steps env 0 loses a life and resumes, env 1 ends its game and restarts, env 2
+    # hits its time limit on a life loss, env 3 plays on
+    sent, steps = _play([
+        [(1, False, False, 2), (2, True, False, 0), (0, False, True, 2), (5, False, False, 3)],
+        [(4, False, False, 2), (0, False, False, 3), (0, False, False, 3), (0, False, False, 3)],
+        [(0, False, False, 2), (0, False, False, 3), (0, False, False, 3), (0, False, False, 2)],
+    ])
+    assert sent == [[3, 3, 3, 3], [1, 3, 3, 3], [3, 3, 3, 3]]  # FIRE for env 0 only
+    assert [s.terminated.tolist() for s in steps] == [[True, True, True, False], [False] * 4, [False, False, False, True]]
+    assert [s.episode_done.tolist() for s in steps] == [[False, True, True, False], [False] * 4, [False] * 4]
+    assert [s.rewards.tolist() for s in steps] == [[1, 1, 0, 1], [0, 0, 0, 0], [0, 0, 0, 0]]
+    assert steps[0].episode_returns.tolist()[1:3] == [2, 0] and steps[0].episode_lengths.tolist()[1:3] == [1, 1]
+    # env 0's game goes on over the resume step: 1 + 4 (raw, unclipped) so far, over 2 steps
+    assert steps[1].episode_returns[0] == 5 and steps[1].episode_lengths[0] == 2
 
 
 def test_ale_backend_for_evaluation_has_no_life_loss_terminals_and_raw_rewards():
