@@ -10,7 +10,6 @@ Median of repeated calls, torch on all cores, no autograd.
 """
 from __future__ import annotations
 
-import os
 import statistics
 import sys
 import time
@@ -24,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rlkit.buffers import take_rows  # noqa: E402
 from rlkit.networks.encoders import to_channels_last  # noqa: E402
+from rlkit.utils import usable_cores  # noqa: E402
 
 
 def median_ms(fn, repeats: int) -> float:
@@ -38,7 +38,7 @@ def median_ms(fn, repeats: int) -> float:
 
 
 def main() -> None:
-    torch.set_num_threads(len(os.sched_getaffinity(0)))
+    torch.set_num_threads(usable_cores())
     print(f"torch threads: {torch.get_num_threads()}")
     frames = torch.from_numpy(np.random.default_rng(0).integers(0, 256, (1024, 4, 84, 84), dtype=np.uint8))
     channels_last = frames.contiguous(memory_format=torch.channels_last)
