@@ -20,7 +20,7 @@ from rlkit.buffers import valid_rows
 from rlkit.config import check
 from rlkit.on_policy import OnPolicyAgent, OnPolicyConfig, explained_variance
 from rlkit.returns import compute_gae
-from rlkit.types import ActOut, LearnOut, RolloutBatch
+from rlkit.types import LearnOut, RolloutBatch
 
 
 @dataclass
@@ -51,10 +51,7 @@ class A2C(OnPolicyAgent):
         # One gradient step per rollout, with the parameters that collected it: the rollout's
         # forward passes are the update's, so a CNN keeps their activations and the update
         # backpropagates through them instead of running the forward pass again.
-        self.record = self.net.make_activation_record(self.config.n_steps * self.config.num_envs)
-
-    def policy_step(self, obs: np.ndarray) -> ActOut:
-        return self.net.rollout_step(self.normalize_obs(obs), self.record)
+        self.record = self.policy.record = self.net.make_activation_record(self.config.n_steps * self.config.num_envs)
 
     def make_optimizer(self, params: list[torch.nn.Parameter]) -> torch.optim.Optimizer:
         cfg = self.config
@@ -62,9 +59,9 @@ class A2C(OnPolicyAgent):
             return torch.optim.RMSprop(params, lr=cfg.learning_rate, alpha=cfg.rms_prop_alpha, eps=cfg.rms_prop_eps)
         return torch.optim.Adam(params, lr=cfg.learning_rate, fused=True)
 
-    def update(self, batch: RolloutBatch, progress_remaining: float = 1.0) -> LearnOut:
+    def update(self, batch: RolloutBatch, progress: float = 0.0) -> LearnOut:
         cfg = self.config
-        lr = self.set_learning_rate(progress_remaining)
+        lr = self.set_learning_rate(progress)
         advantages, returns = compute_gae(
             self.training_rewards(batch), batch.values, batch.last_values, batch.terminated, batch.truncated,
             cfg.gamma, cfg.gae_lambda,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -23,10 +24,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from rlkit.agent import Agent
+from rlkit.agent import EnvAgent
 from rlkit.buffers import ReplayBuffer
-from rlkit.config import AgentConfig, check
+from rlkit.config import EnvConfig, check
 from rlkit.errors import UnsupportedSpaceError
+from rlkit.off_policy import off_policy_loop
 from rlkit.networks import make_encoder
 from rlkit.networks.encoders import ACTIVATIONS
 from rlkit.optim import FlatParameters, TargetNetwork
@@ -35,7 +37,7 @@ from rlkit.utils import configure_threads
 
 
 @dataclass
-class DDPGConfig(AgentConfig):
+class DDPGConfig(EnvConfig):
     learning_rate: float = 1e-3  # actor and critic (SB3: one learning_rate for both)
     critic_learning_rate: float = 0.0  # 0 = the same as learning_rate
     buffer_size: int = 1_000_000
@@ -146,11 +148,11 @@ def _features(obs_space: gym.spaces.Box) -> tuple[nn.Module, int]:
     return encoder, encoder.out_dim
 
 
-class DDPG(Agent):
+class DDPG(EnvAgent):
     """Deep deterministic policy gradient for Box action spaces."""
 
     config_class = DDPGConfig
-    loop = "off_policy"
+    loop = off_policy_loop
 
     def __init__(self, env: Any, **config: Any):
         super().__init__(env, **config)
@@ -257,6 +259,12 @@ class DDPG(Agent):
         return LearnOut({"critic_loss": critic_loss.item(), "actor_loss": actor_loss.item(), "q_values": q.mean().item()})
 
     # --- checkpoints ----------------------------------------------------------------------------
+    def use_run_folder(self, path: Path) -> None:
+        """Keep the replay's frames in a file of the run folder: checkpoints then record only its
+        small arrays, whatever the buffer's size, and the frames survive a kill."""
+        if self.config.save_replay:
+            self.replay.attach_storage(path / "replay")
+
     def state_dict(self) -> dict[str, Any]:
         state = {"actor": self.actor.state_dict(), "critic": self.critic.state_dict(),
                  "actor_target": self.actor_target.module.state_dict(), "critic_target": self.critic_target.module.state_dict(),

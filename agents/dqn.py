@@ -15,6 +15,7 @@ Exploration: ε-greedy on a linear schedule, Boltzmann as an option, or the nois
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -23,10 +24,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from rlkit.agent import Agent
+from rlkit.agent import EnvAgent
 from rlkit.buffers import ReplayBuffer
-from rlkit.config import AgentConfig, check
+from rlkit.config import EnvConfig, check
 from rlkit.errors import UnsupportedSpaceError
+from rlkit.off_policy import off_policy_loop
 from rlkit.networks import is_image_space, make_encoder
 from rlkit.networks.encoders import ACTIVATIONS
 from rlkit.networks.heads import CategoricalHead
@@ -37,7 +39,7 @@ from rlkit.utils import configure_threads
 
 
 @dataclass
-class DQNConfig(AgentConfig):
+class DQNConfig(EnvConfig):
     learning_rate: float = 1e-4
     anneal_lr: bool = False  # linear decay of the learning rate to 0 over the run
     buffer_size: int = 1_000_000
@@ -119,11 +121,11 @@ class QNetwork(nn.Module):
         return self.head.q_values(self(obs))
 
 
-class DQN(Agent):
+class DQN(EnvAgent):
     """Deep Q-learning with double, dueling, prioritized, n-step, noisy and distributional switches."""
 
     config_class = DQNConfig
-    loop = "off_policy"
+    loop = off_policy_loop
 
     def __init__(self, env: Any, **config: Any):
         super().__init__(env, **config)
@@ -249,6 +251,12 @@ class DQN(Agent):
                          "td_error": td_errors.abs().mean().item()})
 
     # --- checkpoints ----------------------------------------------------------------------------
+    def use_run_folder(self, path: Path) -> None:
+        """Keep the replay's frames in a file of the run folder: checkpoints then record only its
+        small arrays, whatever the buffer's size, and the frames survive a kill."""
+        if self.config.save_replay:
+            self.replay.attach_storage(path / "replay")
+
     def state_dict(self) -> dict[str, Any]:
         state = {"q_net": self.q_net.state_dict(), "target_net": self.target_net.state_dict(),
                  "optimizer": self.optimizer.state_dict(),

@@ -72,10 +72,11 @@ class PPO(OnPolicyAgent):
     def make_optimizer(self, params: list[torch.nn.Parameter]) -> torch.optim.Optimizer:
         return torch.optim.Adam(params, lr=self.config.learning_rate, eps=self.config.adam_eps, fused=True)
 
-    def update(self, batch: RolloutBatch, progress_remaining: float = 1.0) -> LearnOut:
+    def update(self, batch: RolloutBatch, progress: float = 0.0) -> LearnOut:
+        """One PPO update on a rollout; ``progress`` is the fraction of the run done (schedules)."""
         cfg = self.config
-        lr = self.set_learning_rate(progress_remaining)
-        clip = cfg.clip_range * (progress_remaining if cfg.anneal_clip_range else 1.0)
+        lr = self.set_learning_rate(progress)
+        clip = cfg.clip_range * ((1.0 - progress) if cfg.anneal_clip_range else 1.0)
         advantages, returns = compute_gae(
             self.training_rewards(batch), batch.values, batch.last_values, batch.terminated, batch.truncated, cfg.gamma, cfg.gae_lambda
         )

@@ -119,9 +119,9 @@ class Reinforce(OnPolicyAgent):
         """−Σ_t w_t log π(a_t|s_t) over the given steps; ``update`` divides by the number of episodes."""
         return -(weights * self.head.log_prob(params, actions)).sum()
 
-    def update(self, batch: RolloutBatch, progress_remaining: float = 1.0) -> LearnOut:
+    def update(self, batch: RolloutBatch, progress: float = 0.0) -> LearnOut:
         cfg = self.config
-        lr = self.set_learning_rate(progress_remaining)
+        lr = self.set_learning_rate(progress)
         episodes = self.finished_episodes(batch)
         self.observe_batch(batch)
         if not episodes:

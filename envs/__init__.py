@@ -16,6 +16,7 @@ from envs.atari import ATARI_PROTOCOLS, make_atari_env, parse_atari_id
 from envs.vector import AleVecEnv, EnvPoolVecEnv, GymnasiumVecEnv, VecEnv, as_seed
 from rlkit.errors import ConfigError, UnknownEnvError
 from rlkit.utils import usable_cores
+from rlkit.vec_env import register_env_maker
 
 BACKENDS = ("gymnasium", "envpool", "ale")
 
@@ -214,3 +215,6 @@ def _make_ale(env: EnvSpec, num_envs: int, training: bool, protocol: str | None)
     action_set = envs.ale.get_action_set()
     resume = action_set.index(ale_py.Action.FIRE) if ale_py.Action.FIRE in action_set else 0
     return AleVecEnv(envs, life_loss_terminals=training, clip_rewards=training, resume_action=resume)
+
+
+register_env_maker(make_vec_env)  # the core builds its envs through this (rlkit never imports envs)

@@ -1,4 +1,4 @@
-"""rlkit: the shared core every agent uses (see ARCHITECTURE in the README)."""
+"""rlkit: the shared core every agent uses. The spine is drawn in docs/ARCHITECTURE.md."""
 from rlkit.evaluation import evaluate
 
 __version__ = "0.1.0"

@@ -1,58 +1,59 @@
-"""What every agent shares that is not the loop: env set-up, seeding, act(), save() and load().
+"""What every agent shares that is not a loop: config, seeding, device, counters, act(), save() and
+load(). ``EnvAgent`` adds the envs for the families that step them.
 
-The loop lives in ``rlkit.trainer``; an agent's own file holds its config, networks, ``policy_step``
-and ``update``.
+An agent names its loop (``loop``, a function of the agent and a ``rlkit.progress.Progress``):
+``rlkit.on_policy.on_policy_loop`` and ``rlkit.off_policy.off_policy_loop`` serve the env-stepping
+families; a family with a loop of its own defines it in its own file. ``rlkit.trainer.train`` runs
+whichever loop the agent names.
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 import gymnasium as gym
 import numpy as np
 import torch
+from torch import nn
 
 from rlkit.checkpoint import load_checkpoint, save_checkpoint
-from rlkit.config import AgentConfig, config_from_kwargs, config_to_dict
-from rlkit.errors import CheckpointError, ConfigError
+from rlkit.config import AgentConfig, EnvConfig, config_from_kwargs, config_to_dict
+from rlkit.errors import CheckpointError, ConfigError, UnsupportedSpaceError
 from rlkit.utils import resolve_device, set_seed
+from rlkit.vec_env import make_vec_env
+
+if TYPE_CHECKING:
+    from rlkit.progress import Progress
 
 
 class Agent:
+    """An agent without an env: config, randomness, device, counters and checkpoints.
+
+    Subclasses provide ``loop`` (how training proceeds), ``predict`` (actions for a batch),
+    ``state_dict`` / ``load_state_dict`` (everything a resume needs), and, for families that do not
+    step envs, ``evaluate(episodes, seed)``.
+    """
+
     config_class: ClassVar[type[AgentConfig]] = AgentConfig
-    loop: ClassVar[str] = "on_policy"
+    loop: ClassVar[Callable[["Agent", "Progress"], None]]
+    env_spec: Any = None  # an env id or factory that evaluation and load() can rebuild; None without one
 
-    def __init__(self, env: Any, **config: Any):
-        from envs import make_vec_env
-
+    def __init__(self, **config: Any):
         self.config = config_from_kwargs(self.config_class, config)
-        cfg = self.config
-        set_seed(cfg.seed)
-        # Rollout sampling done in NumPy (see rlkit.networks.NumpyActorCritic) draws from here.
-        self.np_rng = np.random.default_rng(cfg.seed)
-        self.device = resolve_device(cfg.device)
-        # Kept for evaluation and checkpoints: an id or a factory can be rebuilt, an instance cannot.
-        self.env_spec = None if isinstance(env, (gym.Env, gym.vector.VectorEnv)) else env
-        self.envs = make_vec_env(
-            env, cfg.num_envs, seed=cfg.seed, backend=cfg.env_backend, vectorization=cfg.vectorization,
-            atari_protocol=cfg.atari_protocol or None,
-        )
-        self.observation_space = self.envs.single_observation_space
-        self.action_space = self.envs.single_action_space
-        self.num_steps = 0  # env steps taken in training, over all envs
+        set_seed(self.config.seed)
+        # Sampling done in NumPy (rollouts, exploration) draws from here; saved in checkpoints.
+        self.np_rng = np.random.default_rng(self.config.seed)
+        self.device = resolve_device(self.config.device)
+        self.num_steps = 0  # steps of training experience (env steps over all envs, tokens, samples...)
         self.num_updates = 0
+        self.run_dir: Path | None = None  # the run folder this agent last trained into
+        self.run_info: dict[str, Any] = {}  # the train() settings of that run, kept in checkpoints
 
-    # --- subclass hooks -------------------------------------------------------------------------
+    # --- what a family provides -------------------------------------------------------------------
     def predict(self, obs: np.ndarray, deterministic: bool) -> np.ndarray:
         """Actions for a batch of observations (unclipped); ``act`` is the public wrapper."""
         raise NotImplementedError
-
-    def start_rollouts(self) -> None:
-        """Called when the trainer (re)starts the envs, before the first step of a run."""
-
-    def end_episodes(self, done: np.ndarray) -> None:
-        """Off-policy loop: called after each vector step with the envs whose episode just ended."""
 
     def state_dict(self) -> dict[str, Any]:
         raise NotImplementedError
@@ -60,16 +61,20 @@ class Agent:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         raise NotImplementedError
 
+    def use_run_folder(self, path: Path) -> None:
+        """Called by ``train`` with the run folder before the loop starts (after a resume's restore):
+        an agent keeps large state there (a replay buffer's storage) instead of in every checkpoint."""
+
+    def non_finite_parameters(self) -> list[str]:
+        """Names of the networks holding a NaN or an infinity: a checkpoint is never written then."""
+        return [name for name, module in vars(self).items() if isinstance(module, nn.Module)
+                and any(not bool(torch.isfinite(p).all()) for p in module.parameters())]
+
     # --- public API -----------------------------------------------------------------------------
     def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
-        """Actions for one observation or a batch; NumPy in, NumPy out (Box actions within bounds)."""
-        obs = np.asarray(obs)
-        single = obs.shape == self.observation_space.shape
+        """Actions for one observation or a batch; NumPy in, NumPy out."""
         with torch.inference_mode():
-            actions = self.predict(obs[None] if single else obs, deterministic)
-        if isinstance(self.action_space, gym.spaces.Box):
-            actions = np.clip(actions, self.action_space.low, self.action_space.high)
-        return actions[0] if single else actions
+            return self.predict(np.asarray(obs), deterministic)
 
     def learn(
         self,
@@ -77,16 +82,18 @@ class Agent:
         log_dir: str | Path | None = None,
         *,
         resume: bool = False,
+        overwrite: bool = False,
         checkpoint_freq: int | None = None,
         eval_freq: int = 0,
         eval_episodes: int = 20,
         progress: bool = True,
     ) -> "Agent":
-        """Train until ``total_steps`` env steps (counted over all envs). Returns the agent."""
+        """Train for ``total_steps`` more steps (with ``resume=True``: continue the run in
+        ``log_dir`` until it has ``total_steps`` in all). Returns the agent. See ``rlkit.trainer.train``."""
         from rlkit.trainer import train
 
         return train(
-            self, total_steps, log_dir=log_dir, resume=resume, checkpoint_freq=checkpoint_freq,
+            self, total_steps, log_dir=log_dir, resume=resume, overwrite=overwrite, checkpoint_freq=checkpoint_freq,
             eval_freq=eval_freq, eval_episodes=eval_episodes, progress=progress,
         )
 
@@ -96,22 +103,42 @@ class Agent:
             "env": self.env_spec if isinstance(self.env_spec, str) else None,
             "config": json.dumps(config_to_dict(self.config)),
             "counters": {"num_steps": self.num_steps, "num_updates": self.num_updates},
+            "run": json.dumps(self.run_info),
             "torch_rng": torch.get_rng_state(),
             "numpy_rng": json.dumps(self.np_rng.bit_generator.state),
             "state": self.state_dict(),
         }
 
     def save(self, path: str | Path) -> Path:
-        """Atomic write of weights, optimiser, normalisers and counters."""
+        """Atomic write of weights, optimiser, normalisers and counters; refused (NonFiniteError)
+        when a network holds a NaN or an infinity, so a bad state never replaces a good file."""
+        from rlkit.errors import NonFiniteError
+
+        bad = self.non_finite_parameters()
+        if bad:
+            raise NonFiniteError(f"{', '.join(bad)} of {type(self).__name__} hold NaN or inf at step {self.num_steps}; "
+                                 f"not saved to {path}. Lower learning_rate or max_grad_norm, or enable normalize_obs.")
         return save_checkpoint(path, self.checkpoint_payload())
 
     def restore(self, payload: dict[str, Any]) -> None:
         """Load a checkpoint payload (from ``load_checkpoint``) into this agent."""
         if payload["agent"] != type(self).__name__:
             raise CheckpointError(f"the checkpoint holds a {payload['agent']}, not a {type(self).__name__}; load it with that class.")
-        self.load_state_dict(payload["state"])
+        try:
+            self.load_state_dict(payload["state"])
+        except (KeyError, RuntimeError, ValueError) as exc:
+            if isinstance(exc, CheckpointError):
+                raise
+            saved = json.loads(payload["config"])
+            differs = {k: (saved[k], v) for k, v in config_to_dict(self.config).items() if k in saved and saved[k] != v}
+            raise CheckpointError(
+                f"the checkpoint does not fit this {type(self).__name__} ({type(exc).__name__}: {str(exc)[:200]}). "
+                f"Settings that differ from the checkpoint's (saved, now): {differs or 'none'}; resume with the "
+                "checkpoint's network, replay and switch settings, or start a new run."
+            ) from exc
         self.num_steps = int(payload["counters"]["num_steps"])
         self.num_updates = int(payload["counters"]["num_updates"])
+        self.run_info = json.loads(payload["run"]) if "run" in payload else {}
         torch.set_rng_state(payload["torch_rng"])
         if "numpy_rng" in payload:
             self.np_rng.bit_generator.state = json.loads(payload["numpy_rng"])
@@ -121,15 +148,66 @@ class Agent:
         """Rebuild an agent from ``save()``'s file (or a run folder). ``env`` is needed when the agent
         was trained on an Env instance or a factory; ``overrides`` change config fields (e.g. device)."""
         payload = load_checkpoint(path)
-        env = env if env is not None else payload["env"]
-        if env is None:
-            raise ConfigError(f"{path} was trained on an env instance or factory; pass env= to load().")
-        config = {**json.loads(payload["config"]), **overrides}
         if payload["agent"] != cls.__name__:
             raise CheckpointError(f"{path} holds a {payload['agent']}, not a {cls.__name__}; use {payload['agent']}.load().")
-        agent = cls(env, **config)
+        config = {**json.loads(payload["config"]), **overrides}
+        names = {f for f in cls.config_class.__dataclass_fields__}
+        config = {k: v for k, v in config.items() if k in names or k in overrides}  # fields retired since
+        if issubclass(cls, EnvAgent):
+            env = env if env is not None else payload["env"]
+            if env is None:
+                raise ConfigError(f"{path} was trained on an env instance or factory; pass env= to load().")
+            agent = cls(env, **config)
+        else:
+            agent = cls(**config)
         agent.restore(payload)
         return agent
+
+    def close(self) -> None:
+        """Release what the agent holds open (envs, files)."""
+
+
+class EnvAgent(Agent):
+    """An agent that steps Gymnasium envs: ``num_envs`` copies of ``env`` on ``env_backend``.
+
+    ``env`` is a Gymnasium id, a ``gymnasium.Env``, a ``VectorEnv`` or a zero-argument factory.
+    """
+
+    config_class: ClassVar[type[EnvConfig]] = EnvConfig
+
+    def __init__(self, env: Any, **config: Any):
+        super().__init__(**config)
+        cfg = self.config
+        # Kept for evaluation and checkpoints: an id or a factory can be rebuilt, an instance cannot.
+        self.env_spec = None if isinstance(env, (gym.Env, gym.vector.VectorEnv)) else env
+        self.envs = make_vec_env(
+            env, cfg.num_envs, seed=cfg.seed, backend=cfg.env_backend, vectorization=cfg.vectorization,
+            atari_protocol=cfg.atari_protocol or None,
+        )
+        self.observation_space = self.envs.single_observation_space
+        self.action_space = self.envs.single_action_space
+
+    def start_rollouts(self) -> None:
+        """Called when a loop (re)starts the envs, before the first step of a run."""
+
+    def end_episodes(self, done: np.ndarray) -> None:
+        """Off-policy loop: called after each vector step with the envs whose episode just ended."""
+
+    def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
+        """Actions for one observation or a batch; NumPy in, NumPy out (Box actions within bounds)."""
+        obs = np.asarray(obs)
+        shape = self.observation_space.shape
+        single = obs.shape == shape
+        if not single and obs.shape[1:] != shape:
+            raise UnsupportedSpaceError(
+                f"act() takes one observation of shape {shape} or a batch of shape (N, {', '.join(map(str, shape))}), "
+                f"got {obs.shape}; {type(self).__name__} was built for {self.observation_space}."
+            )
+        with torch.inference_mode():
+            actions = self.predict(obs[None] if single else obs, deterministic)
+        if isinstance(self.action_space, gym.spaces.Box):
+            actions = np.clip(actions, self.action_space.low, self.action_space.high)
+        return actions[0] if single else actions
 
     def close(self) -> None:
         self.envs.close()

@@ -1,8 +1,15 @@
-"""Atomic, safe checkpoints: tensors and primitives only, loaded with ``weights_only=True``."""
+"""Atomic, safe, checked checkpoints: tensors and primitives only, loaded with ``weights_only=True``.
+
+A checkpoint is the zip archive ``torch.save`` writes; every record in it carries a CRC-32, and
+``load_checkpoint`` verifies them all before unpickling, so a flipped or truncated byte in the data
+raises ``CheckpointError`` instead of loading silently.
+"""
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +34,32 @@ def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise CheckpointError(
+                f"no space left on the device writing {path}; the previous checkpoint there is intact. "
+                "Free some space and continue the run with --resume (resume=True)."
+            ) from exc
         raise
     return path
+
+
+def _verify_records(path: Path) -> None:
+    """Check every record's CRC-32 against its bytes (``torch.load`` does not)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise CheckpointError(
+            f"{path} is damaged ({type(exc).__name__}: {exc}): it may be truncated or corrupted; "
+            "use an earlier checkpoint or retrain."
+        ) from exc
+    if bad is not None:
+        raise CheckpointError(
+            f"{path} is corrupted: the checksum of its record {bad!r} does not match its bytes. "
+            "Use an earlier checkpoint or retrain."
+        )
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
@@ -40,6 +69,8 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         path = path / "checkpoint.pt"
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}; pass a .pt file written by agent.save() or a run folder.")
+    if zipfile.is_zipfile(path):  # torch's format; other files fail in torch.load below
+        _verify_records(path)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # truncated zip, foreign pickle, unsafe globals...

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from pathlib import Path
 
 from rlkit.config import add_config_arguments, config_from_kwargs, config_kwargs_from_args
-from rlkit.errors import ConfigError, RlkitError
+from rlkit.errors import ConfigError, RlkitError, TrainingInterrupted
 
 
 def _registry() -> dict:
@@ -16,21 +17,44 @@ def _registry() -> dict:
     return REGISTRY
 
 
-def _train(argv: list[str]) -> int:
+def _agent_class(name: str) -> type:
+    """An agent by its CLI name (``ppo2``), or any agent class by import path (``package.module:Class``):
+    a family outside ``agents`` trains through the CLI without being registered."""
+    if ":" in name:
+        module_name, _, class_name = name.partition(":")
+        try:
+            cls = getattr(importlib.import_module(module_name), class_name)
+        except (ImportError, AttributeError) as exc:
+            raise ConfigError(f"cannot import agent {name!r} ({exc}); pass package.module:ClassName of an Agent subclass.") from exc
+        from rlkit.agent import Agent
+
+        if not (isinstance(cls, type) and issubclass(cls, Agent)):
+            raise ConfigError(f"{name!r} is not an rlkit Agent subclass.")
+        return cls
     registry = _registry()
+    if name.lower() not in registry:
+        raise ConfigError(f"unknown agent {name!r}; choose one of {', '.join(registry)}, or pass package.module:ClassName.")
+    return registry[name.lower()]
+
+
+def _train(argv: list[str]) -> int:
+    from rlkit.config import EnvConfig
+    from rlkit.trainer import read_run_settings
+
     if not argv or argv[0].startswith("-"):
-        raise ConfigError(f"usage: rlkit train AGENT --env ENV_ID [flags]; AGENT is one of {', '.join(registry)}.")
-    name = argv[0].lower()
-    if name not in registry:
-        raise ConfigError(f"unknown agent {argv[0]!r}; choose one of {', '.join(registry)}.")
-    cls = registry[name]
+        raise ConfigError(f"usage: rlkit train AGENT --env ENV_ID [flags]; AGENT is one of {', '.join(_registry())}.")
+    name = argv[0]
+    cls = _agent_class(name)
+    steps_envs = issubclass(cls.config_class, EnvConfig)
     parser = argparse.ArgumentParser(prog=f"rlkit train {name}", description=f"Train {cls.__name__}.", allow_abbrev=False)
-    parser.add_argument("--env", help="Gymnasium id, e.g. CartPole-v1 or ALE/Pong-v5 (taken from the checkpoint with --resume)")
-    parser.add_argument("--total-steps", type=int, help="env steps over all envs")
+    if steps_envs:
+        parser.add_argument("--env", help="Gymnasium id, e.g. CartPole-v1 or ALE/Pong-v5 (taken from the run with --resume)")
+    parser.add_argument("--total-steps", type=int, help="steps of training (env steps over all envs)")
     parser.add_argument("--log-dir", help="run folder (default runs/<agent>-<env>-s<seed>)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --log-dir from its checkpoint")
-    parser.add_argument("--checkpoint-freq", type=int, default=None, help="env steps between checkpoints (default: a tenth of the run)")
-    parser.add_argument("--eval-freq", type=int, default=0, help="env steps between evaluations (0: only at the end)")
+    parser.add_argument("--overwrite", action="store_true", help="replace the run already in --log-dir")
+    parser.add_argument("--checkpoint-freq", type=int, default=None, help="steps between checkpoints (default: a tenth of the run)")
+    parser.add_argument("--eval-freq", type=int, default=0, help="steps between evaluations (0: only at the end)")
     parser.add_argument("--eval-episodes", type=int, default=20)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_config_arguments(parser, cls.config_class)
@@ -40,31 +64,46 @@ def _train(argv: list[str]) -> int:
         config_from_kwargs(cls.config_class, {flag: None for flag in flags})  # raises with close matches
         raise ConfigError(f"unrecognised arguments: {' '.join(unknown)}")
     config = config_kwargs_from_args(args, cls.config_class)
+    env = getattr(args, "env", None)
 
     log_dir = Path(args.log_dir) if args.log_dir else None
     total_steps = args.total_steps
     if args.resume:
-        if log_dir is None or not (log_dir / "checkpoint.pt").exists():
-            raise ConfigError("--resume needs --log-dir of a run that has a checkpoint.pt.")
-        saved = json.loads((log_dir / "config.json").read_text())
-        total_steps = total_steps or saved["train"]["total_steps"]
-        agent = cls.load(log_dir / "checkpoint.pt", env=args.env, **config)
+        if log_dir is None or not ((log_dir / "checkpoint.pt").exists() or (log_dir / "config.json").exists()):
+            raise ConfigError("--resume needs --log-dir of a run (a folder with checkpoint.pt or config.json).")
+        saved = read_run_settings(log_dir)
+        if saved["agent"] != cls.__name__:
+            raise ConfigError(f"{log_dir} holds a {saved['agent']} run, not {cls.__name__}; resume it with that agent.")
+        config = {**saved["config"], **config}
+        names = set(cls.config_class.__dataclass_fields__)
+        config = {k: v for k, v in config.items() if k in names}
+        env = env or saved["env"]
+        total_steps = total_steps or saved["train"].get("total_steps")
+        if total_steps is None:
+            raise ConfigError("--resume could not find the run's total steps; pass --total-steps.")
     else:
-        if not args.env:
+        if steps_envs and not env:
             raise ConfigError("--env is required, e.g. --env CartPole-v1")
         if total_steps is None:
             raise ConfigError("--total-steps is required, e.g. --total-steps 100000")
-        agent = cls(args.env, **config)
-        if log_dir is None:
-            log_dir = Path("runs") / f"{name}-{args.env.replace('/', '-')}-s{agent.config.seed}"
-    agent.learn(
-        total_steps, log_dir, resume=args.resume, checkpoint_freq=args.checkpoint_freq,
-        eval_freq=args.eval_freq, eval_episodes=args.eval_episodes, progress=not args.no_progress,
-    )
+    if steps_envs and env is None:
+        raise ConfigError(f"{log_dir} was trained on an env instance or factory; pass --env.")
+    agent = cls(env, **config) if steps_envs else cls(**config)
+    if log_dir is None:
+        label = f"-{env.replace('/', '-')}" if isinstance(env, str) else ""
+        log_dir = Path("runs") / f"{cls.__name__.lower()}{label}-s{agent.config.seed}"
+    try:
+        agent.learn(
+            total_steps, log_dir, resume=args.resume, overwrite=args.overwrite, checkpoint_freq=args.checkpoint_freq,
+            eval_freq=args.eval_freq, eval_episodes=args.eval_episodes, progress=not args.no_progress,
+        )
+    finally:
+        agent.close()
     summary = agent.last_summary
     print(f"\nrun folder: {log_dir}")
     for item in ("checkpoint.pt", "config.json", "summary.json", "progress.csv", "learning_curve.png"):
-        print(f"  {log_dir / item}")
+        if (log_dir / item).exists():
+            print(f"  {log_dir / item}")
     if "eval_mean_return" in summary:
         print(f"evaluation: {summary['eval_mean_return']:.2f} +/- {summary['eval_std_return']:.2f} "
               f"over {summary['eval_episodes']} episodes")
@@ -127,6 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     except RlkitError as exc:
         print(f"rlkit: error: {exc}", file=sys.stderr)
         return 2
+    except TrainingInterrupted as exc:
+        print(f"rlkit: {exc}", file=sys.stderr)
+        return 128 + exc.signal
 
 
 if __name__ == "__main__":

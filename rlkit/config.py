@@ -19,20 +19,31 @@ C = TypeVar("C")
 
 @dataclass
 class AgentConfig:
-    """Fields every agent has: randomness, device, threads and its environments."""
+    """Fields every agent has: randomness, device and threads."""
 
     seed: int = 0
     device: str = "auto"  # "auto" takes CUDA when present; "cpu", "cuda", "cuda:1", ...
     torch_threads: int = 0  # 0 = auto: 1 for MLP policies (env stepping needs the other core), all for CNNs
+    numpy_inference: bool = True  # CPU rollouts of small MLP policies run a NumPy copy of the forward pass
+
+    def validate(self) -> None:
+        check(self.torch_threads >= 0, f"torch_threads must be >= 0 (0 = auto), got {self.torch_threads}")
+
+
+@dataclass
+class EnvConfig(AgentConfig):
+    """The config group of agents that step Gymnasium envs: how many, and on which backend.
+    Families without an env (behaviour cloning from a file, SeqGAN) build on ``AgentConfig`` alone,
+    and the CLI asks ``--env`` only of configs in this group."""
+
     num_envs: int = 1  # SB3: n_envs
     env_backend: str = "gymnasium"  # or "envpool", or "ale" (Atari ids)
     vectorization: str = "sync"  # gymnasium backend: "sync" or "async" (one process per env)
     atari_protocol: str = ""  # "", "v5" (sticky actions) or "noframeskip"; "" takes the id's own
-    numpy_inference: bool = True  # CPU rollouts of small MLP policies run a NumPy copy of the forward pass
 
     def validate(self) -> None:
+        super().validate()
         check(self.num_envs >= 1, f"num_envs must be >= 1, got {self.num_envs}")
-        check(self.torch_threads >= 0, f"torch_threads must be >= 0 (0 = auto), got {self.torch_threads}")
         check(self.env_backend in ("gymnasium", "envpool", "ale"), f"env_backend must be 'gymnasium', 'envpool' or 'ale', got {self.env_backend!r}")
         check(self.vectorization in ("sync", "async"), f"vectorization must be 'sync' or 'async', got {self.vectorization!r}")
         check(self.atari_protocol in ("", "v5", "noframeskip"), f"atari_protocol must be '', 'v5' or 'noframeskip', got {self.atari_protocol!r}")

@@ -28,3 +28,19 @@ class CheckpointError(RlkitError):
 
 class NonFiniteError(RlkitError, FloatingPointError):
     """A loss or gradient became NaN or infinite; training stops before the model is corrupted."""
+
+
+class RunFolderError(RlkitError):
+    """A run folder that another process is writing, or that holds a run this call would replace."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Training stopped at a safe point on SIGINT or SIGTERM, after saving its checkpoint.
+
+    A ``KeyboardInterrupt``, so Ctrl-C in a notebook or a script stops as usual; ``signal`` is the
+    signal's number and the message says how to continue.
+    """
+
+    def __init__(self, message: str, signal: int):
+        super().__init__(message)
+        self.signal = signal

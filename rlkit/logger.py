@@ -63,6 +63,16 @@ class Logger:
                 self.writer.add_scalar("charts/episodic_return", ret, step)
                 self.writer.add_scalar("charts/episodic_length", length, step)
 
+    def advance(self, step: int) -> None:
+        """The step counter moved on: the bar follows (tqdm redraws at most once a second)."""
+        if step > self.last_step:
+            self.bar.update(step - self.last_step)
+            self.last_step = step
+
+    def phase(self, name: str) -> None:
+        """What the run is doing now (training, evaluation, checkpoint), shown on the bar."""
+        self.bar.set_description_str(name if name != "training" else "", refresh=name != "training")
+
     @property
     def sps(self) -> float:
         elapsed = time.perf_counter() - self.start_time
@@ -74,8 +84,7 @@ class Logger:
 
     def update(self, step: int, metrics: dict[str, float], prefix: str = "losses") -> None:
         """One row per update: losses, speed and the recent return."""
-        self.bar.update(step - self.last_step)
-        self.last_step = step
+        self.advance(step)
         sps = self.sps
         if self.recent_returns:
             self.bar.set_postfix(sps=f"{sps:.0f}", ret=f"{self.mean_recent_return:.1f}", refresh=False)

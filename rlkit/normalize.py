@@ -23,8 +23,9 @@ class RunningMeanStd:
         batch_mean, batch_var, n = batch.mean(0), batch.var(0), batch.shape[0]
         delta = batch_mean - self.mean
         total = self.count + n
-        self.mean = self.mean + delta * n / total
-        self.var = (self.var * self.count + batch_var * n + delta**2 * self.count * n / total) / total
+        # np.asarray: on a 0-d shape (reward scaling) NumPy arithmetic returns scalars, not arrays
+        self.mean = np.asarray(self.mean + delta * n / total)
+        self.var = np.asarray((self.var * self.count + batch_var * n + delta**2 * self.count * n / total) / total)
         self.count = total
 
     def normalize(self, x: np.ndarray, clip: float = 10.0) -> np.ndarray:

@@ -1,28 +1,35 @@
-"""What the on-policy agents (PPO, A2C, REINFORCE) share besides the loop: an ``ActorCritic``,
-acting on NumPy observations, the rollout buffer, observation/reward normalisation, the optimiser
-set-up and checkpoint state. Each agent's file holds its config defaults and its ``update``.
+"""What the on-policy agents (PPO, A2C, REINFORCE) share: their loop (``on_policy_loop``), an
+``ActorCritic`` acting through a ``Policy``, the rollout buffer, observation/reward normalisation,
+the reward seam, the optimiser set-up and checkpoint state. Each agent's file holds its config
+defaults and its ``update``.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, Protocol
 
 import numpy as np
 import torch
 
-from rlkit.agent import Agent
+from rlkit.agent import EnvAgent
 from rlkit.buffers import RolloutBuffer, observation_dtype
-from rlkit.config import AgentConfig, check
+from rlkit.config import EnvConfig, check
+from rlkit.errors import ConfigError
 from rlkit.networks import ActorCritic, is_image_space
 from rlkit.networks.encoders import ACTIVATIONS
 from rlkit.normalize import RunningMeanStd
 from rlkit.optim import FlatParameters, set_learning_rate
-from rlkit.types import ActOut, RolloutBatch
+from rlkit.policy import Policy
+from rlkit.rollout import RolloutWorker
+from rlkit.types import LearnOut, RewardFn, RolloutBatch
 from rlkit.utils import configure_threads
+
+if TYPE_CHECKING:
+    from rlkit.progress import Progress
 
 
 @dataclass
-class OnPolicyConfig(AgentConfig):
+class OnPolicyConfig(EnvConfig):
     learning_rate: float = 3e-4
     n_steps: int = 2048  # steps per env per rollout
     gamma: float = 0.99
@@ -47,12 +54,48 @@ class OnPolicyConfig(AgentConfig):
         check(len(self.net_arch) >= 1 and all(h >= 1 for h in self.net_arch), f"net_arch needs positive sizes, got {self.net_arch}")
 
 
-class OnPolicyAgent(Agent):
-    """An ``ActorCritic`` on the agent's device, acted through NumPy (``policy_step``), trained by
-    the subclass's ``update(batch, progress_remaining)`` with ``self.optimizer`` over one flat
-    parameter tensor (``self.flat.step``)."""
+class OnPolicyLearner(Protocol):
+    """What ``on_policy_loop`` needs from an agent."""
+
+    envs: Any
+    policy: Policy
+    config: Any
+    num_steps: int
+    num_updates: int
+
+    def start_rollouts(self) -> None: ...
+    def make_rollout_buffer(self) -> RolloutBuffer: ...
+    def update(self, batch: RolloutBatch, progress: float) -> LearnOut: ...
+
+
+def on_policy_loop(agent: OnPolicyLearner, progress: Progress) -> None:
+    """Collect ``n_steps`` per env with the agent's policy, update on the rollout, repeat. Whole
+    rollouts only: the run ends at the first rollout boundary at or past the target."""
+    agent.start_rollouts()
+    worker = RolloutWorker(agent.envs, agent.policy, seed=agent.config.seed + agent.num_steps)
+    buffer = agent.make_rollout_buffer()
+    while not progress.done:
+        episodes, last_values = worker.collect(buffer)
+        progress.advance(buffer.n_steps * agent.envs.num_envs)
+        progress.episodes(episodes.returns, episodes.lengths)
+        out = agent.update(buffer.batch(last_values, worker.obs), progress.fraction)
+        agent.num_updates += 1
+        progress.learned(out.metrics)
+        progress.safe_point()
+
+
+class OnPolicyAgent(EnvAgent):
+    """An ``ActorCritic`` on the agent's device, acted through its ``Policy`` (NumPy in and out),
+    trained by the subclass's ``update(batch, progress)`` with ``self.optimizer`` over one flat
+    parameter tensor (``self.flat.step``).
+
+    ``reward_fn`` is the reward seam: None trains on the env's rewards; a function of the rollout
+    (``RolloutBatch -> [T, N] rewards``), such as a GAIL discriminator, replaces them before
+    reward normalisation and returns, without touching the agent's update.
+    """
 
     config_class = OnPolicyConfig
+    loop = on_policy_loop
 
     def __init__(self, env: Any, **config: Any):
         super().__init__(env, **config)
@@ -68,28 +111,20 @@ class OnPolicyAgent(Agent):
         # One flat parameter tensor: zeroing, clipping and the optimiser step are one op each.
         self.flat = FlatParameters(self.net)
         self.optimizer = self.make_optimizer([self.flat.param])
-        if cfg.numpy_inference:  # after FlatParameters: the NumPy views must see the final storage
-            self.net.use_numpy_rollouts(self.np_rng)
         self.obs_rms = RunningMeanStd(self.observation_space.shape) if cfg.normalize_obs else None
         self.ret_rms = RunningMeanStd(()) if cfg.normalize_reward else None
+        self.policy = Policy(self.net, self.obs_rms, self.np_rng, cfg.numpy_inference)
+        self.reward_fn: RewardFn | None = None
         self._running_return = np.zeros(cfg.num_envs)
 
     def make_optimizer(self, params: list[torch.nn.Parameter]) -> torch.optim.Optimizer:
         return torch.optim.Adam(params, lr=self.config.learning_rate, fused=True)
 
-    # --- acting: NumPy in, NumPy out ------------------------------------------------------------
     def normalize_obs(self, obs: np.ndarray) -> np.ndarray:
-        return obs if self.obs_rms is None else self.obs_rms.normalize(obs)
-
-    def policy_step(self, obs: np.ndarray) -> ActOut:
-        return self.net.rollout_step(self.normalize_obs(obs))
-
-    def predict_values(self, obs: np.ndarray) -> np.ndarray:
-        return self.net.rollout_values(self.normalize_obs(obs))
+        return self.policy.normalize(obs)
 
     def predict(self, obs: np.ndarray, deterministic: bool) -> np.ndarray:
-        params = self.net.params(torch.as_tensor(self.normalize_obs(obs), device=self.device))
-        return (self.head.mode(params) if deterministic else self.head.sample(params)).cpu().numpy()
+        return self.policy.act(obs, deterministic)
 
     def make_rollout_buffer(self) -> RolloutBuffer:
         space = self.observation_space
@@ -101,26 +136,33 @@ class OnPolicyAgent(Agent):
         )
 
     # --- helpers for update() -------------------------------------------------------------------
-    def set_learning_rate(self, progress_remaining: float) -> float:
-        lr = self.config.learning_rate * (progress_remaining if self.config.anneal_lr else 1.0)
+    def set_learning_rate(self, progress: float) -> float:
+        """The learning rate at ``progress`` (fraction of the run done): decayed linearly to 0 with anneal_lr."""
+        lr = self.config.learning_rate * ((1.0 - progress) if self.config.anneal_lr else 1.0)
         set_learning_rate(self.optimizer, lr)
         return lr
 
     def training_rewards(self, batch: RolloutBatch) -> np.ndarray:
-        """The batch's rewards, divided by the running std of the discounted return when
-        ``normalize_reward`` is on (SB3's VecNormalize rule)."""
+        """The rewards to train on: the env's, or ``reward_fn``'s when set; then divided by the
+        running std of the discounted return when ``normalize_reward`` is on (SB3's VecNormalize rule)."""
+        rewards = batch.rewards
+        if self.reward_fn is not None:
+            rewards = np.asarray(self.reward_fn(batch), dtype=np.float32)
+            if rewards.shape != batch.rewards.shape:
+                raise ConfigError(f"reward_fn returned shape {rewards.shape}; it must return one reward per step, "
+                                  f"shaped like batch.rewards {batch.rewards.shape}.")
         if self.ret_rms is None:
-            return batch.rewards
-        returns = np.empty(batch.rewards.shape)
+            return rewards
+        returns = np.empty(rewards.shape)
         running = self._running_return
         ends = np.maximum(batch.terminated, batch.truncated)
-        for t in range(batch.rewards.shape[0]):
-            running = running * self.config.gamma + batch.rewards[t]
+        for t in range(rewards.shape[0]):
+            running = running * self.config.gamma + rewards[t]
             returns[t] = running
             running = running * (1.0 - ends[t])
         self._running_return = running
         self.ret_rms.update(returns[batch.valid])
-        return np.clip(batch.rewards / np.sqrt(self.ret_rms.var + 1e-8), -10.0, 10.0).astype(np.float32)
+        return np.clip(rewards / np.sqrt(self.ret_rms.var + 1e-8), -10.0, 10.0).astype(np.float32)
 
     def observe_batch(self, batch: RolloutBatch) -> None:
         """After an update: fold the batch's observations into the normaliser's statistics."""

@@ -1,4 +1,4 @@
-"""RolloutWorker: steps a vector env with batched policy inference on the agent's device."""
+"""RolloutWorker: steps a vector env with batched policy inference on the policy's device."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -9,18 +9,19 @@ from rlkit.buffers import RolloutBuffer
 from rlkit.types import EpisodeStats
 
 if TYPE_CHECKING:
-    from envs.vector import VecEnv
+    from rlkit.policy import Policy
 
 
 class RolloutWorker:
     """Collects on-policy rollouts. Envs stay on the CPU; one forward pass serves all N envs.
 
-    ``agent`` needs ``policy_step(obs) -> ActOut`` and ``predict_values(obs)``, NumPy in and out
-    (the agent moves observations to its device and results back).
+    ``policy`` needs ``explore(obs) -> ActOut`` and ``values(obs)``, NumPy in and out (a
+    ``rlkit.policy.Policy`` moves observations to its device and results back); ``envs`` is a
+    ``VecEnv`` (``envs.make_vec_env``).
     """
 
-    def __init__(self, envs: "VecEnv", agent, seed: int | None):
-        self.envs, self.agent = envs, agent
+    def __init__(self, envs, policy: "Policy", seed: int | None):
+        self.envs, self.policy = envs, policy
         self.obs = envs.reset(seed=seed)
         # True where the last step ended an episode: the env's next step is its autoreset.
         self.resetting = np.zeros(envs.num_envs, dtype=bool)
@@ -31,7 +32,7 @@ class RolloutWorker:
         lengths: list[int] = []
         while not buffer.full:
             obs = self.obs
-            out = self.agent.policy_step(obs)
+            out = self.policy.explore(obs)
             step = self.envs.step(out.actions)
             buffer.add(obs, out, step.rewards, step.terminated, step.truncated, ~self.resetting)
             if step.episode_done.any():
@@ -39,4 +40,4 @@ class RolloutWorker:
                 lengths += step.episode_lengths[step.episode_done].tolist()
             self.resetting = step.terminated | step.truncated
             self.obs = step.obs
-        return EpisodeStats(returns, lengths), self.agent.predict_values(self.obs)
+        return EpisodeStats(returns, lengths), self.policy.values(self.obs)

@@ -1,24 +1,28 @@
-"""The training loops. Agents act and update; this module steps, logs, evaluates and checkpoints."""
+"""``train``: set-up, resume, the loop the agent names, the final evaluation, checkpoint and summary.
+
+The loops themselves live with their families (``rlkit.on_policy``, ``rlkit.off_policy``, or an
+agent's own file); they report to a ``rlkit.progress.Progress``. A new family needs no edit here.
+"""
 from __future__ import annotations
 
-import math
+import contextlib
+import json
+import signal
+import threading
 import time
+import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-import numpy as np
+from typing import TYPE_CHECKING, Iterator
 
 from rlkit.checkpoint import load_checkpoint
 from rlkit.config import config_to_dict
-from rlkit.errors import ConfigError, NonFiniteError
-from rlkit.evaluation import evaluate
+from rlkit.errors import ConfigError, RunFolderError, TrainingInterrupted
 from rlkit.logger import Logger
-from rlkit.rollout import RolloutWorker
+from rlkit.progress import DEFAULT_EVAL_MAX_EPISODE_STEPS, Progress
+from rlkit.run_folder import RunFolder
 
 if TYPE_CHECKING:
     from rlkit.agent import Agent
-
-CHECKPOINT = "checkpoint.pt"
 
 
 def train(
@@ -27,141 +31,163 @@ def train(
     *,
     log_dir: str | Path | None = None,
     resume: bool = False,
+    overwrite: bool = False,
     checkpoint_freq: int | None = None,
     eval_freq: int = 0,
     eval_episodes: int = 20,
+    eval_max_episode_steps: int = DEFAULT_EVAL_MAX_EPISODE_STEPS,
     progress: bool = True,
 ) -> "Agent":
-    """Run ``agent`` until ``total_steps`` env steps.
+    """Train ``agent`` for ``total_steps`` more steps through the loop it names (``agent.loop``).
 
-    With ``log_dir``: TensorBoard events, progress.csv, config.json, summary.json, a learning curve
-    and ``checkpoint.pt`` (every ``checkpoint_freq`` steps, default a tenth of the run, and at the
-    end). ``resume=True`` continues from that checkpoint with the same counters and curve.
+    ``resume=True`` continues the run in ``log_dir`` from its checkpoint until it has ``total_steps``
+    in all (a run killed before its first checkpoint starts again from step 0). With ``log_dir``:
+    TensorBoard events, progress.csv, config.json, summary.json, a learning curve and
+    ``checkpoint.pt`` (every ``checkpoint_freq`` steps, default a tenth of the run, at the end, and
+    when SIGINT or SIGTERM stops the run at its next safe point). A folder that holds another run is
+    only replaced with ``overwrite=True``; a second process writing into it is refused.
     """
-    if not isinstance(total_steps, int) or isinstance(total_steps, bool) or total_steps <= 0:
-        raise ConfigError(f"total_steps must be a positive integer, got {total_steps!r}.")
-    if eval_episodes < 0 or eval_freq < 0:
-        raise ConfigError("eval_freq and eval_episodes must be >= 0.")
+    _check_int("total_steps", total_steps, minimum=1)
+    _check_int("eval_freq", eval_freq, minimum=0)
+    _check_int("eval_episodes", eval_episodes, minimum=0)
+    _check_int("eval_max_episode_steps", eval_max_episode_steps, minimum=1)
+    if checkpoint_freq is not None:
+        _check_int("checkpoint_freq", checkpoint_freq, minimum=1)
     if resume and log_dir is None:
         raise ConfigError("resume=True needs the log_dir of the run to continue.")
-    log_dir = Path(log_dir) if log_dir is not None else None
-    checkpoint_path = log_dir / CHECKPOINT if log_dir is not None else None
-    if resume and checkpoint_path.exists():
-        agent.restore(load_checkpoint(checkpoint_path))
-    checkpoint_freq = checkpoint_freq or max(total_steps // 10, 1)
+    if resume and overwrite:
+        raise ConfigError("resume=True continues the run in log_dir and overwrite=True replaces it; pass one of them.")
 
-    logger = Logger(log_dir, total_steps, start_step=agent.num_steps, progress=progress)
-    logger.write_json("config.json", {
-        "agent": type(agent).__name__, "env": str(agent.env_spec), "config": config_to_dict(agent.config),
-        "train": {"total_steps": total_steps, "checkpoint_freq": checkpoint_freq, "eval_freq": eval_freq,
-                  "eval_episodes": eval_episodes},
-    })
-    start = time.perf_counter()
-    progress_hooks = _Progress(agent, logger, checkpoint_path, checkpoint_freq, eval_freq, eval_episodes)
-    loop = _off_policy_loop if agent.loop == "off_policy" else _on_policy_loop
+    run = RunFolder(log_dir) if log_dir is not None else None
     try:
-        loop(agent, total_steps, logger, progress_hooks)
-    except KeyboardInterrupt:
-        if checkpoint_path is not None:
-            agent.save(checkpoint_path)
-            logger.bar.write(f"interrupted: checkpoint saved to {checkpoint_path}; continue with resume=True / --resume")
+        return _train_in(agent, run, total_steps, resume=resume, overwrite=overwrite, checkpoint_freq=checkpoint_freq,
+                         eval_freq=eval_freq, eval_episodes=eval_episodes, eval_max_episode_steps=eval_max_episode_steps,
+                         show_progress=progress)
+    finally:
+        if run is not None:
+            run.close()
+
+
+def _train_in(agent: "Agent", run: RunFolder | None, total_steps: int, *, resume: bool, overwrite: bool,
+              checkpoint_freq: int | None, eval_freq: int, eval_episodes: int, eval_max_episode_steps: int,
+              show_progress: bool) -> "Agent":
+    continuing = run is not None and agent.run_dir is not None and agent.run_dir.resolve() == run.path.resolve()
+    if run is not None and run.holds_run() and not (resume or continuing):
+        if not overwrite:
+            raise RunFolderError(
+                f"{run.path} holds a run already; continue it with --resume (resume=True), replace it with "
+                "--overwrite (overwrite=True), or pass another log_dir."
+            )
+        run.clear()
+    if resume:
+        if run.checkpoint.exists():
+            agent.restore(load_checkpoint(run.checkpoint))
+            target = total_steps
+            run_start = int(agent.run_info.get("run_start", 0))
+        else:  # killed before its first checkpoint: nothing to continue, start the run again
+            run.clear()
+            target, run_start = total_steps, agent.num_steps
+        if agent.num_steps >= target:
+            warnings.warn(f"the run in {run.path} already has {agent.num_steps} of {target} steps; nothing to train.",
+                          stacklevel=3)
+    else:
+        run_start = agent.num_steps
+        target = agent.num_steps + total_steps
+    checkpoint_freq = checkpoint_freq or max((target - run_start) // 10, 1)
+    train_settings = {"total_steps": target, "run_start": run_start, "checkpoint_freq": checkpoint_freq,
+                      "eval_freq": eval_freq, "eval_episodes": eval_episodes}
+    agent.run_info = train_settings
+    if run is not None:
+        agent.run_dir = run.path
+        agent.use_run_folder(run.path)
+
+    logger = Logger(run.path if run else None, target, start_step=agent.num_steps, progress=show_progress)
+    logger.write_json("config.json", {
+        "agent": type(agent).__name__, "env": str(agent.env_spec) if agent.env_spec is not None else None,
+        "config": config_to_dict(agent.config), "train": train_settings,
+    })
+    progress = Progress(agent, logger, target=target, run_start=run_start,
+                        checkpoint_path=run.checkpoint if run else None, checkpoint_freq=checkpoint_freq,
+                        eval_freq=eval_freq, eval_episodes=eval_episodes, eval_max_episode_steps=eval_max_episode_steps)
+    start_step, start = agent.num_steps, time.perf_counter()
+    try:
+        with _stop_at_safe_point_on_signals(progress):
+            agent.loop(progress)
+        summary = _summary(agent, logger, start_step, time.perf_counter() - start)
+        if progress.stop_signal is not None:
+            return _stopped(agent, run, progress, logger, summary)
+        if eval_episodes > 0 and agent.num_steps > start_step:
+            mean, std = progress.evaluate()
+            summary.update(eval_mean_return=mean, eval_std_return=std, eval_episodes=eval_episodes)
+        progress.checkpoint()
+        if run is not None:
+            summary["checkpoint"] = str(run.checkpoint)
+        logger.write_json("summary.json", summary)
+    finally:
         logger.close()
-        raise
-    train_seconds = time.perf_counter() - start
-    summary = {"agent": type(agent).__name__, "env": str(agent.env_spec), "total_steps": agent.num_steps,
-               "updates": agent.num_updates, "train_seconds": round(train_seconds, 2), "sps": round(logger.sps, 1),
-               "recent_train_return": logger.mean_recent_return}
-    if eval_episodes > 0 and agent.env_spec is not None:
-        mean, std = evaluate(agent, episodes=eval_episodes, seed=agent.config.seed + 10_000)
-        logger.evaluation(agent.num_steps, mean, std)
-        summary.update(eval_mean_return=mean, eval_std_return=std, eval_episodes=eval_episodes)
-    if checkpoint_path is not None:
-        agent.save(checkpoint_path)
-        summary["checkpoint"] = str(checkpoint_path)
-    logger.write_json("summary.json", summary)
-    logger.close()
-    if log_dir is not None:
+    if run is not None and (run.path / "progress.csv").exists():
         from rlkit.plotting import plot_runs
 
-        plot_runs([log_dir], log_dir / "learning_curve.png")
+        plot_runs([run.path], run.path / "learning_curve.png")
     agent.last_summary = summary
     return agent
 
 
-class _Progress:
-    """What both loops do as steps accumulate: log updates (with the NaN guard), evaluate and
-    checkpoint on schedule."""
-
-    def __init__(self, agent: "Agent", logger: Logger, checkpoint_path: Path | None, checkpoint_freq: int,
-                 eval_freq: int, eval_episodes: int):
-        self.agent, self.logger, self.checkpoint_path = agent, logger, checkpoint_path
-        self.checkpoint_freq, self.eval_freq, self.eval_episodes = checkpoint_freq, eval_freq, eval_episodes
-        self.next_checkpoint = (agent.num_steps // checkpoint_freq + 1) * checkpoint_freq
-        self.next_eval = (agent.num_steps // eval_freq + 1) * eval_freq if eval_freq else math.inf
-
-    def learned(self, metrics: dict[str, float]) -> None:
-        agent = self.agent
-        bad = [k for k, v in metrics.items() if not math.isfinite(v)]
-        if bad:
-            raise NonFiniteError(
-                f"{', '.join(bad)} became non-finite at step {agent.num_steps}; the last good checkpoint "
-                f"is {self.checkpoint_path}. Lower learning_rate or max_grad_norm, or enable normalize_obs."
-            )
-        self.logger.update(agent.num_steps, metrics)
-
-    def stepped(self) -> None:
-        agent = self.agent
-        if agent.num_steps >= self.next_eval:
-            self.logger.evaluation(agent.num_steps, *evaluate(agent, episodes=self.eval_episodes, seed=agent.config.seed + 10_000))
-            self.next_eval += self.eval_freq
-        if self.checkpoint_path is not None and agent.num_steps >= self.next_checkpoint:
-            agent.save(self.checkpoint_path)
-            self.next_checkpoint += self.checkpoint_freq
+def _summary(agent: "Agent", logger: Logger, start_step: int, seconds: float) -> dict:
+    return {"agent": type(agent).__name__, "env": str(agent.env_spec) if agent.env_spec is not None else None,
+            "total_steps": agent.num_steps, "updates": agent.num_updates, "train_seconds": round(seconds, 2),
+            "sps": round((agent.num_steps - start_step) / seconds, 1) if seconds > 0 else 0.0,
+            "recent_train_return": logger.mean_recent_return}
 
 
-def _on_policy_loop(agent: "Agent", total_steps: int, logger: Logger, progress: _Progress) -> None:
-    agent.start_rollouts()
-    worker = RolloutWorker(agent.envs, agent, seed=agent.config.seed + agent.num_steps)
-    buffer = agent.make_rollout_buffer()
-    while agent.num_steps < total_steps:
-        episodes, last_values = worker.collect(buffer)
-        agent.num_steps += buffer.n_steps * agent.envs.num_envs
-        logger.episodes(agent.num_steps, episodes.returns, episodes.lengths)
-        out = agent.update(buffer.batch(last_values), progress_remaining=1.0 - agent.num_steps / total_steps)
-        agent.num_updates += 1
-        progress.learned(out.metrics)
-        progress.stepped()
+def _stopped(agent: "Agent", run: RunFolder | None, progress: Progress, logger: Logger, summary: dict) -> "Agent":
+    """The loop returned at a safe point because of a signal: save there, then stop."""
+    name = signal.Signals(progress.stop_signal).name
+    progress.checkpoint()
+    if run is not None:
+        summary.update(stopped_by=name, checkpoint=str(run.checkpoint))
+        logger.write_json("summary.json", summary)
+        message = (f"{name}: stopped at step {agent.num_steps} and saved {run.checkpoint}; continue with "
+                   f"--resume (resume=True) and log_dir {run.path}.")
+    else:
+        message = f"{name}: stopped at step {agent.num_steps}; nothing was saved (no log_dir)."
+    logger.bar.write(message)
+    raise TrainingInterrupted(message, progress.stop_signal)
 
 
-OFF_POLICY_LOG_EVERY = 1000  # env steps between logged rows of (averaged) update metrics
+@contextlib.contextmanager
+def _stop_at_safe_point_on_signals(progress: Progress) -> Iterator[None]:
+    """SIGINT and SIGTERM (what schedulers send) ask the loop to stop at its next safe point; a
+    second SIGINT stops at once, leaving the last checkpoint as it was."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be installed from the main thread
+        return
+
+    def request_stop(signum: int, frame: object) -> None:
+        if progress.stop_signal is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        progress.stop_signal = signum
+        progress.logger.bar.write(f"{signal.Signals(signum).name}: stopping at the next safe point and saving "
+                                  "(press Ctrl-C again to stop at once without saving)")
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
-def _off_policy_loop(agent: "Agent", total_steps: int, logger: Logger, progress: _Progress) -> None:
-    """Step the envs one vector step at a time; every step goes into the agent's replay buffer and
-    the agent decides when to learn (``learning_starts``, ``train_freq``, ``gradient_steps``)."""
-    envs = agent.envs
-    obs = envs.reset(seed=agent.config.seed + agent.num_steps)
-    agent.replay.start(obs)  # a resumed run starts new episodes; its replay keeps what it had
-    resetting = np.zeros(envs.num_envs, dtype=bool)
-    pending: list[dict[str, float]] = []
-    next_log = agent.num_steps + OFF_POLICY_LOG_EVERY
-    while agent.num_steps < total_steps:
-        actions = agent.explore(obs, agent.num_steps / total_steps)
-        step = envs.step(actions)
-        agent.replay.add(actions, step.rewards, step.terminated, step.truncated, step.obs, ~resetting)
-        resetting = step.terminated | step.truncated
-        if resetting.any():
-            agent.end_episodes(resetting)
-        obs = step.obs
-        agent.num_steps += envs.num_envs
-        if step.episode_done.any():
-            logger.episodes(agent.num_steps, step.episode_returns[step.episode_done].tolist(),
-                            step.episode_lengths[step.episode_done].tolist())
-        out = agent.train_step(agent.num_steps / total_steps)
-        if out is not None:
-            pending.append(out.metrics)
-        if pending and (agent.num_steps >= next_log or agent.num_steps >= total_steps):
-            progress.learned({k: float(np.mean([m[k] for m in pending])) for k in pending[-1]})
-            pending.clear()
-            next_log = agent.num_steps + OFF_POLICY_LOG_EVERY
-        progress.stepped()
+def _check_int(name: str, value: object, minimum: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}.")
+
+
+def read_run_settings(log_dir: Path) -> dict:
+    """The settings a run was started with: config.json, or the checkpoint when config.json is gone."""
+    config_file = log_dir / "config.json"
+    if config_file.exists():
+        return json.loads(config_file.read_text())
+    payload = load_checkpoint(log_dir / "checkpoint.pt")
+    return {"agent": payload["agent"], "env": payload["env"], "config": json.loads(payload["config"]),
+            "train": json.loads(payload["run"]) if "run" in payload else {}}

@@ -4,7 +4,7 @@ Shapes use N = number of parallel envs, T = rollout length, B = minibatch size.
 """
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -27,7 +27,7 @@ class VecStep(NamedTuple):
 
 
 class ActOut(NamedTuple):
-    """What an on-policy agent's ``policy_step`` returns for a batch of N observations, as NumPy
+    """What a ``Policy``'s ``explore`` returns for a batch of N observations, as NumPy
     (the envs and the rollout buffer live on the CPU; inference may have run on a GPU)."""
 
     actions: np.ndarray  # [N, *action_shape]; unclipped for Box spaces
@@ -55,6 +55,12 @@ class RolloutBatch(NamedTuple):
     truncated: np.ndarray  # float32 [T, N], 0/1
     valid: np.ndarray  # bool [T, N]
     last_values: np.ndarray  # float32 [N]
+    last_obs: np.ndarray  # [N, *obs_shape], the observation after the last step
+
+    def next_obs(self) -> np.ndarray:
+        """[T, N, *obs_shape]: the observation each step led to. Where a step ended an episode it is
+        the final observation (next-step autoreset keeps it in the following row)."""
+        return np.concatenate([self.obs[1:], self.last_obs[None]], axis=0)
 
 
 class ReplaySample(NamedTuple):
@@ -79,6 +85,11 @@ class LearnOut(NamedTuple):
     """What an agent's ``update`` returns: scalar metrics, logged as ``losses/<name>``."""
 
     metrics: dict[str, float]
+
+
+RewardFn = Callable[[RolloutBatch], np.ndarray]
+"""The reward seam of on-policy agents: the rewards [T, N] to train on for a rollout (a GAIL or
+SeqGAN discriminator's, a learned reward model's) in place of the env's ``batch.rewards``."""
 
 
 class EpisodeStats(NamedTuple):

@@ -70,12 +70,15 @@ class RolloutBuffer:
     def full(self) -> bool:
         return self.pos == self.n_steps
 
-    def batch(self, last_values: np.ndarray) -> RolloutBatch:
-        assert self.full, "RolloutBuffer.batch() before n_steps were added"
+    def batch(self, last_values: np.ndarray, last_obs: np.ndarray) -> RolloutBatch:
+        """The rollout, with V and the observation after its last step."""
+        if not self.full:
+            raise RuntimeError(f"RolloutBuffer.batch() after {self.pos} of {self.n_steps} steps; fill it first.")
         self.pos = 0
         return RolloutBatch(
             self.obs, self.actions, self.log_probs, self.values, self.dist_params,
             self.rewards, self.terminated, self.truncated, self.valid, np.asarray(last_values, dtype=np.float32),
+            np.asarray(last_obs),
         )
 
 

@@ -96,6 +96,17 @@ class ActorCritic(nn.Module):
         self._numpy = NumpyActorCritic(self, rng) if NumpyActorCritic.supports(self, device) else None
         return self._numpy is not None
 
+    @property
+    def uses_numpy_rollouts(self) -> bool:
+        return self._numpy is not None
+
+    def __getstate__(self) -> dict:
+        # a pickled copy gets parameters of its own; views of these would be stale there
+        state = super().__getstate__() if hasattr(super(), "__getstate__") else self.__dict__.copy()
+        state = dict(state)
+        state["_numpy"] = None
+        return state
+
     def rollout_step(self, obs: np.ndarray, record: ActivationRecord | None = None) -> ActOut:
         """Sample actions for a batch of observations; also their log-probs, values and params.
         With ``record`` (see ``make_activation_record``) the encoder's activations are kept."""

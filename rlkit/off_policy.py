@@ -1,0 +1,59 @@
+"""The off-policy loop (DQN/Rainbow, DDPG): one vector step at a time into a replay buffer; the agent
+decides when to learn (``learning_starts``, ``train_freq``, ``gradient_steps``)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from rlkit.buffers import ReplayBuffer
+from rlkit.types import LearnOut
+
+if TYPE_CHECKING:
+    from rlkit.progress import Progress
+
+LOG_EVERY = 1000  # env steps between logged rows of (averaged) update metrics
+
+
+class OffPolicyLearner(Protocol):
+    """What ``off_policy_loop`` needs from an agent."""
+
+    envs: Any
+    replay: ReplayBuffer
+    config: Any
+    num_steps: int
+
+    def explore(self, obs: np.ndarray, progress: float) -> np.ndarray: ...
+    def end_episodes(self, done: np.ndarray) -> None: ...
+    def train_step(self, progress: float) -> LearnOut | None: ...
+
+
+def off_policy_loop(agent: OffPolicyLearner, progress: Progress) -> None:
+    """Step the envs; every transition goes into ``agent.replay``; ``agent.train_step`` learns when
+    it is due. Every vector step ends at a safe point."""
+    envs = agent.envs
+    obs = envs.reset(seed=agent.config.seed + agent.num_steps)
+    agent.replay.start(obs)  # a resumed run starts new episodes; its replay keeps what it had
+    resetting = np.zeros(envs.num_envs, dtype=bool)
+    pending: list[dict[str, float]] = []
+    next_log = agent.num_steps + LOG_EVERY
+    while not progress.done:
+        actions = agent.explore(obs, progress.fraction)
+        step = envs.step(actions)
+        agent.replay.add(actions, step.rewards, step.terminated, step.truncated, step.obs, ~resetting)
+        resetting = step.terminated | step.truncated
+        if resetting.any():
+            agent.end_episodes(resetting)
+        obs = step.obs
+        progress.advance(envs.num_envs)
+        if step.episode_done.any():
+            progress.episodes(step.episode_returns[step.episode_done].tolist(),
+                              step.episode_lengths[step.episode_done].tolist())
+        out = agent.train_step(progress.fraction)
+        if out is not None:
+            pending.append(out.metrics)
+        if pending and (agent.num_steps >= next_log or progress.done):
+            progress.learned({k: float(np.mean([m[k] for m in pending])) for k in pending[-1]})
+            pending.clear()
+            next_log = agent.num_steps + LOG_EVERY
+        progress.safe_point()

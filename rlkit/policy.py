@@ -1,0 +1,73 @@
+"""``Policy``: what acts, apart from the agent that trains it.
+
+A policy is the network, the observation normaliser and the random stream that samples actions:
+small and picklable, so rollout workers, Ray actors, Hogwild processes and a DAgger expert can
+hold one without the agent's envs, optimiser or buffers. On-policy agents own one (``agent.policy``)
+and train its network in place; a copy sent to another process carries the same weights.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from rlkit.networks import ActorCritic
+from rlkit.normalize import RunningMeanStd
+from rlkit.types import ActOut
+
+
+class Policy:
+    """NumPy observations in, NumPy actions out, for a batch of N observations.
+
+    ``explore`` samples behaviour actions with their log-probs, values and distribution params (what
+    a rollout buffer stores); ``act`` is the public action choice; ``values`` the critic's V(obs).
+    With ``numpy_inference`` a small MLP on the CPU answers ``explore`` from a NumPy mirror of its
+    forward pass over the same parameter memory; torch otherwise.
+    """
+
+    def __init__(
+        self,
+        net: ActorCritic,
+        obs_rms: RunningMeanStd | None = None,
+        rng: np.random.Generator | None = None,
+        numpy_inference: bool = True,
+    ):
+        self.net = net
+        self.obs_rms = obs_rms
+        self.rng = rng if rng is not None else np.random.default_rng()
+        self.numpy_inference = numpy_inference
+        self.record = None  # an ActivationRecord: keep the CNN's activations for the next update (A2C)
+        if numpy_inference:
+            net.use_numpy_rollouts(self.rng)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.net.parameters()).device
+
+    def normalize(self, obs: np.ndarray) -> np.ndarray:
+        return obs if self.obs_rms is None else self.obs_rms.normalize(obs)
+
+    def explore(self, obs: np.ndarray) -> ActOut:
+        return self.net.rollout_step(self.normalize(obs), self.record)
+
+    def values(self, obs: np.ndarray) -> np.ndarray:
+        return self.net.rollout_values(self.normalize(obs))
+
+    @torch.inference_mode()
+    def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
+        params = self.net.params(torch.as_tensor(self.normalize(obs), device=self.device))
+        head = self.net.head
+        return (head.mode(params) if deterministic else head.sample(params)).cpu().numpy()
+
+    # --- pickling: the NumPy mirror holds views of the parameters; a copy rebuilds its own ------
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["net_had_mirror"] = self.net.uses_numpy_rollouts
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        had_mirror = state.pop("net_had_mirror")
+        self.__dict__.update(state)
+        if had_mirror:
+            self.net.use_numpy_rollouts(self.rng)
