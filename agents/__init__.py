@@ -1,5 +1,5 @@
 """rlkit agents. ``REGISTRY`` maps CLI names to classes."""
-import envs  # noqa: F401  registers the env maker that the agents build their envs with
+
 from agents.a2c import A2C, A2CConfig
 from agents.ddpg import DDPG, DDPGConfig
 from agents.dqn import DQN, DQNConfig, Rainbow, RainbowConfig

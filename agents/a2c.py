@@ -1,4 +1,4 @@
-"""A2C: synchronous advantage actor-critic (Mnih et al. 2016, without the asynchrony); ALGORITHMS.md §7.
+"""A2C: synchronous advantage actor-critic (Mnih et al. 2016, without the asynchrony).
 
     A_t  = Σ_{k<n} γ^k r_{t+k} + γ^n V(s_{t+n}) − V(s_t)      n-step, per env, cut at episode ends
            (or GAE(λ) with gae_lambda < 1)

@@ -1,4 +1,4 @@
-"""DDPG: deterministic policy gradient through a learned critic (Lillicrap et al. 2016; ALGORITHMS.md §8).
+"""DDPG: deterministic policy gradient through a learned critic (Lillicrap et al. 2016).
 
     critic  y = R^(n) + γ^n (1 − terminated) Q̂(s', π̂(s'))      Q̂, π̂: Polyak-averaged target copies
             loss = (Q(s, a) − y)²

@@ -2,7 +2,7 @@
 
 Mnih et al. 2015; double Q (van Hasselt et al. 2016), dueling (Wang et al. 2016), prioritized
 replay (Schaul et al. 2016), n-step returns, noisy nets (Fortunato et al. 2018), distributional C51
-(Bellemare et al. 2017), Rainbow (Hessel et al. 2018); ALGORITHMS.md §6.
+(Bellemare et al. 2017), Rainbow (Hessel et al. 2018).
 
     target  y = R^(n) + γ^n (1 − terminated) Q_target(s', a*)     a* = argmax_a Q_target(s', a),
             or, with double, a* = argmax_a Q_online(s', a) (chosen online, valued by the target)

@@ -1,6 +1,6 @@
 """PPO (KL penalty with adaptive beta) and PPO2 (clipped surrogate): one file, one switch.
 
-Schulman et al. 2017, https://arxiv.org/abs/1707.06347; ALGORITHMS.md §3-4.
+Schulman et al. 2017, https://arxiv.org/abs/1707.06347.
 
     r_t(θ)   = π_θ(a_t|s_t) / π_θk(a_t|s_t)
     PPO      maximise  E[r_t A_t] - β KL(π_θk(·|s) || π_θ(·|s))        β x2 if KL > kl_target·kl_tolerance,

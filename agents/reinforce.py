@@ -1,4 +1,4 @@
-"""REINFORCE: Monte-Carlo policy gradient with a baseline (Williams 1992); ALGORITHMS.md §2.
+"""REINFORCE: Monte-Carlo policy gradient with a baseline (Williams 1992).
 
     ∇J ≈ (1/N) Σ_n Σ_t (G_t^n − b) ∇log π_θ(a_t^n | s_t^n)
     G_t = Σ_{t' ≥ t} γ^{t'−t} r_{t'}      (reward_to_go=True; else the whole discounted return R(τ))

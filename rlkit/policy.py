@@ -7,6 +7,7 @@ and train its network in place; a copy sent to another process carries the same 
 """
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
@@ -35,11 +36,20 @@ class Policy:
     ):
         self.net = net
         self.obs_rms = obs_rms
-        self.rng = rng if rng is not None else np.random.default_rng()
         self.numpy_inference = numpy_inference
         self.record = None  # an ActivationRecord: keep the CNN's activations for the next update (A2C)
-        if numpy_inference:
-            net.use_numpy_rollouts(self.rng)
+        self.rng = rng if rng is not None else np.random.default_rng()
+
+    @property
+    def rng(self) -> np.random.Generator:
+        """The stream NumPy-path sampling draws from (the torch path draws from torch's)."""
+        return self._rng
+
+    @rng.setter
+    def rng(self, rng: np.random.Generator) -> None:
+        self._rng = rng
+        if self.numpy_inference:
+            self.net.use_numpy_rollouts(rng)
 
     @property
     def device(self) -> torch.device:
@@ -62,12 +72,13 @@ class Policy:
 
     # --- pickling: the NumPy mirror holds views of the parameters; a copy rebuilds its own ------
     def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["net_had_mirror"] = self.net.uses_numpy_rollouts
-        return state
+        # the agent's parameters are views of one flat buffer with its gradients beside it; a copy
+        # carries each weight once and no gradient
+        net = copy.deepcopy(self.net)
+        for p in net.parameters():
+            p.data, p.grad = p.data.clone(), None
+        return {**self.__dict__, "net": net}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        had_mirror = state.pop("net_had_mirror")
         self.__dict__.update(state)
-        if had_mirror:
-            self.net.use_numpy_rollouts(self.rng)
+        self.rng = self._rng  # rebuilds the mirror over this copy's parameters

@@ -1,15 +1,18 @@
 """The seam between the core and the ``envs`` package.
 
-``envs`` builds environments and imports rlkit's errors and types; rlkit never imports ``envs``.
-Instead ``envs`` registers its ``make_vec_env`` here when it is imported (``agents`` imports it), and
-the core builds training and evaluation envs through ``make_vec_env`` below.
+``envs`` builds environments and imports rlkit's errors and types; rlkit's modules do not import
+``envs``. Instead ``envs`` registers its ``make_vec_env`` here when it is imported, and the core
+builds training and evaluation envs through ``make_vec_env`` below. When nothing has registered yet,
+the default provider, the ``envs`` package, is loaded by name (``DEFAULT_PROVIDER``).
 """
 from __future__ import annotations
 
+import importlib
 from typing import Any, Callable
 
 from rlkit.errors import ConfigError
 
+DEFAULT_PROVIDER = "envs"
 _maker: Callable[..., Any] | None = None
 
 
@@ -23,5 +26,11 @@ def register_env_maker(maker: Callable[..., Any]) -> None:
 def make_vec_env(env: Any, num_envs: int, **options: Any) -> Any:
     """A vector env from the registered maker (``envs.make_vec_env``)."""
     if _maker is None:
-        raise ConfigError("no env maker is registered; `import envs` (importing `agents` does) before building agents on envs.")
+        try:
+            importlib.import_module(DEFAULT_PROVIDER)  # registers itself on import
+        except ImportError as exc:
+            raise ConfigError(f"no env maker is registered and {DEFAULT_PROVIDER!r} cannot be imported ({exc}); "
+                              "install rlkit with its envs package or call register_env_maker().") from exc
+    if _maker is None:
+        raise ConfigError(f"{DEFAULT_PROVIDER!r} did not register an env maker; call rlkit.vec_env.register_env_maker().")
     return _maker(env, num_envs, **options)
