@@ -15,7 +15,7 @@ import torch
 
 from rlkit.checkpoint import load_checkpoint, save_checkpoint
 from rlkit.config import AgentConfig, config_from_kwargs, config_to_dict
-from rlkit.errors import CheckpointError, ConfigError
+from rlkit.errors import CheckpointError, ConfigError, UnsupportedSpaceError
 from rlkit.utils import resolve_device, set_seed
 
 
@@ -64,7 +64,15 @@ class Agent:
     def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
         """Actions for one observation or a batch; NumPy in, NumPy out (Box actions within bounds)."""
         obs = np.asarray(obs)
-        single = obs.shape == self.observation_space.shape
+        expected = self.observation_space.shape
+        single = obs.shape == expected
+        # checked here: a wrong shape would otherwise fail deep in the network with a matmul error
+        if expected is not None and not single and obs.shape[1:] != expected:
+            raise UnsupportedSpaceError(
+                f"act() takes one observation of shape {expected} or a batch of them, shape (N,) + {expected}; "
+                f"got an array of shape {obs.shape}. Pass observations from the env the agent was built on "
+                "(with the same wrappers)."
+            )
         with torch.inference_mode():
             actions = self.predict(obs[None] if single else obs, deterministic)
         if isinstance(self.action_space, gym.spaces.Box):
@@ -96,6 +104,7 @@ class Agent:
             "env": self.env_spec if isinstance(self.env_spec, str) else None,
             "config": json.dumps(config_to_dict(self.config)),
             "counters": {"num_steps": self.num_steps, "num_updates": self.num_updates},
+            "spaces": self._space_description(),
             "torch_rng": torch.get_rng_state(),
             "numpy_rng": json.dumps(self.np_rng.bit_generator.state),
             "state": self.state_dict(),
@@ -109,12 +118,44 @@ class Agent:
         """Load a checkpoint payload (from ``load_checkpoint``) into this agent."""
         if payload["agent"] != type(self).__name__:
             raise CheckpointError(f"the checkpoint holds a {payload['agent']}, not a {type(self).__name__}; load it with that class.")
+        # Before the weights: another env's spaces give networks of other sizes, and torch would
+        # only report a size mismatch. Checkpoints written before the spaces were stored skip this.
+        saved = payload.get("spaces")
+        if saved is not None:
+            current = self._space_description()
+            trained_on = repr(payload["env"]) if payload.get("env") else "the env it was trained on"
+
+            def text(space: dict[str, Any]) -> str:  # "type Box, shape [4], dtype float32"
+                return ", ".join(f"{key} {value}" for key, value in space.items() if value is not None)
+
+            for kind in ("observation", "action"):
+                if saved[kind] != current[kind]:
+                    raise CheckpointError(
+                        f"the checkpoint's {kind} space ({text(saved[kind])}) differs from this env's "
+                        f"({text(current[kind])}), so its networks do not fit this env. Load it with "
+                        f"{trained_on}, or train a new agent on this env."
+                    )
         self.load_state_dict(payload["state"])
         self.num_steps = int(payload["counters"]["num_steps"])
         self.num_updates = int(payload["counters"]["num_updates"])
         torch.set_rng_state(payload["torch_rng"])
         if "numpy_rng" in payload:
             self.np_rng.bit_generator.state = json.loads(payload["numpy_rng"])
+
+    def _space_description(self) -> dict[str, dict[str, Any]]:
+        """The observation and action spaces as far as the networks depend on them (type, shape,
+        dtype, number of choices), in primitives: checkpoints hold nothing else."""
+
+        def describe(space: gym.Space) -> dict[str, Any]:
+            n = space.n if isinstance(space, gym.spaces.Discrete) else getattr(space, "nvec", None)
+            return {
+                "type": type(space).__name__,
+                "shape": None if space.shape is None else list(space.shape),
+                "dtype": None if space.dtype is None else str(space.dtype),
+                "n": None if n is None else np.asarray(n).tolist(),
+            }
+
+        return {"observation": describe(self.observation_space), "action": describe(self.action_space)}
 
     @classmethod
     def load(cls, path: str | Path, env: Any = None, **overrides: Any) -> "Agent":

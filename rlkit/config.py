@@ -31,6 +31,9 @@ class AgentConfig:
     numpy_inference: bool = True  # CPU rollouts of small MLP policies run a NumPy copy of the forward pass
 
     def validate(self) -> None:
+        # Checked here, not only where the envs are seeded: set_seed and NumPy's generator run first
+        # and fail on a negative seed with a bare ValueError.
+        check(self.seed >= 0, f"seed must be a non-negative integer, got {self.seed}; use e.g. seed=0")
         check(self.num_envs >= 1, f"num_envs must be >= 1, got {self.num_envs}")
         check(self.torch_threads >= 0, f"torch_threads must be >= 0 (0 = auto), got {self.torch_threads}")
         check(self.env_backend in ("gymnasium", "envpool", "ale"), f"env_backend must be 'gymnasium', 'envpool' or 'ale', got {self.env_backend!r}")
