@@ -39,6 +39,8 @@ class A2CConfig(OnPolicyConfig):
         super().validate()
         check(0 <= self.gae_lambda <= 1, f"gae_lambda must be in [0, 1], got {self.gae_lambda}")
         check(0 < self.rms_prop_alpha < 1 and self.rms_prop_eps > 0, "need 0 < rms_prop_alpha < 1 and rms_prop_eps > 0")
+        check(self.ent_coef >= 0, f"ent_coef must be >= 0 (0: no entropy bonus), got {self.ent_coef}")
+        check(self.vf_coef >= 0, f"vf_coef must be >= 0, got {self.vf_coef}")
 
 
 class A2C(OnPolicyAgent):

@@ -78,6 +78,10 @@ class DQNConfig(EnvConfig):
     def validate(self) -> None:
         super().validate()
         check(self.learning_rate > 0 and self.batch_size >= 1 and self.buffer_size >= 1, "need learning_rate > 0, batch_size >= 1, buffer_size >= 1")
+        # a buffer smaller than a batch never holds enough transitions: learning would never start
+        check(self.buffer_size >= self.batch_size,
+              f"buffer_size ({self.buffer_size}) must be >= batch_size ({self.batch_size}); raise buffer_size or lower batch_size")
+        check(self.learning_starts >= 0, f"learning_starts must be >= 0, got {self.learning_starts}")
         check(0 < self.tau <= 1, f"tau must be in (0, 1], got {self.tau}")
         check(0 < self.gamma <= 1, f"gamma must be in (0, 1], got {self.gamma}")
         check(self.train_freq >= 1 and self.gradient_steps >= 1 and self.target_update_interval >= 1,

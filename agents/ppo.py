@@ -53,6 +53,12 @@ class PPOConfig(OnPolicyConfig):
         check(self.clip_range > 0, f"clip_range must be > 0, got {self.clip_range}")
         check(self.kl_target > 0 and self.kl_tolerance > 1 and self.kl_beta_factor > 1 and self.kl_beta_init >= 0,
               "need kl_target > 0, kl_tolerance > 1, kl_beta_factor > 1, kl_beta_init >= 0")
+        check(self.clip_range_vf is None or self.clip_range_vf > 0,
+              f"clip_range_vf must be > 0, or None to leave the value update unclipped; got {self.clip_range_vf}")
+        check(self.target_kl is None or self.target_kl > 0,
+              f"target_kl must be > 0, or None for no early stop; got {self.target_kl}")
+        check(self.ent_coef >= 0, f"ent_coef must be >= 0 (0: no entropy bonus), got {self.ent_coef}")
+        check(self.vf_coef >= 0, f"vf_coef must be >= 0, got {self.vf_coef}")
 
 
 @dataclass

@@ -44,6 +44,8 @@ class ReinforceConfig(OnPolicyConfig):
         super().validate()
         check(self.baseline in ("value", "mean", "none"), f"baseline must be 'value', 'mean' or 'none', got {self.baseline!r}")
         check(0 <= self.baseline_momentum < 1, f"baseline_momentum must be in [0, 1), got {self.baseline_momentum}")
+        check(self.ent_coef >= 0, f"ent_coef must be >= 0 (0: no entropy bonus), got {self.ent_coef}")
+        check(self.vf_coef >= 0, f"vf_coef must be >= 0, got {self.vf_coef}")
 
 
 class Reinforce(OnPolicyAgent):

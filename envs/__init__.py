@@ -42,7 +42,10 @@ def _unknown_env(env_id: str, cause: Exception) -> UnknownEnvError:
     import ale_py
 
     gym.register_envs(ale_py)
-    close = difflib.get_close_matches(env_id, list(gym.registry.keys()), n=3)
+    # Compared lowercased: difflib counts a case slip ('ALE/pong-v5') as a mismatch, and the id
+    # that differs only in case is the likeliest fix (it comes first, with a ratio of 1).
+    by_lower = {i.lower(): i for i in gym.registry.keys()}
+    close = [by_lower[c] for c in difflib.get_close_matches(env_id.lower(), list(by_lower), n=3)]
     hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
     return UnknownEnvError(
         f"no environment {env_id!r} is registered ({cause}).{hint} Use a Gymnasium id such as "
@@ -65,7 +68,11 @@ def make_env(
     """
     if isinstance(env, str):
         if is_atari(env):
-            return make_atari_env(env, training=training, protocol=atari_protocol, render_mode=render_mode)
+            # the id has an Atari shape, but the game may not exist or be misspelt ('ALE/pong-v5')
+            try:
+                return make_atari_env(env, training=training, protocol=atari_protocol, render_mode=render_mode)
+            except gym.error.UnregisteredEnv as exc:
+                raise _unknown_env(env, exc) from exc
         try:
             made = gym.make(env, render_mode=render_mode)
         except gym.error.Error as exc:

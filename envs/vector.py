@@ -11,7 +11,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from rlkit.errors import ConfigError
+from rlkit.errors import ConfigError, UnsupportedSpaceError
 from rlkit.types import VecStep
 
 
@@ -53,6 +53,15 @@ def _prepare_actions(actions: np.ndarray, space: gym.Space) -> np.ndarray:
     return actions
 
 
+def _shape_mismatch(space: gym.Space, actual: tuple[int, ...] | None, detail: str = "") -> UnsupportedSpaceError:
+    got = f"observations of shape {actual}" if actual is not None else f"observations that do not fit it ({detail})"
+    return UnsupportedSpaceError(
+        f"the env declares observation_space {space} (shape {space.shape}) but returns {got}. "
+        "Make its observation_space match what reset() and step() return, or wrap it with "
+        "gymnasium.wrappers.ReshapeObservation / FlattenObservation."
+    )
+
+
 class GymnasiumVecEnv(VecEnv):
     """Adapter over a ``gymnasium.vector.VectorEnv`` whose sub-envs record episode statistics."""
 
@@ -72,10 +81,41 @@ class GymnasiumVecEnv(VecEnv):
 
     def reset(self, seed: int | None = None) -> np.ndarray:
         seed = as_seed(seed, self.num_envs)
-        obs, _ = self.envs.reset(seed=seed)
+        try:
+            obs, _ = self.envs.reset(seed=seed)
+        except ValueError as exc:
+            # Sync/AsyncVectorEnv copy each env's observation into a batch of the declared shape, so
+            # an env whose observations do not match its space fails there, with NumPy's message.
+            error = self._observation_shape_error(seed, exc)
+            if error is None:
+                raise
+            raise error from exc
+        expected = self.single_observation_space.shape
+        # Checked at reset only: steps stay free of it, and a reset is where a mismatch shows first.
+        if expected is not None and np.shape(obs)[1:] != expected:
+            raise _shape_mismatch(self.single_observation_space, np.shape(obs)[1:])
         if seed is not None:
             self.envs.action_space.seed(seed)
         return obs
+
+    def _observation_shape_error(self, seed: int | None, cause: ValueError) -> UnsupportedSpaceError | None:
+        """The typed error for a reset that failed on an observation of the wrong shape; None when
+        the failure was something else."""
+        base = self.envs.unwrapped
+        if isinstance(base, gym.vector.SyncVectorEnv):
+            # the sub-envs are in this process: reset them again to see the shape they return
+            for i, env in enumerate(base.envs):
+                try:
+                    obs, _ = env.reset(seed=None if seed is None else seed + i)
+                except Exception:
+                    return None
+                space = env.observation_space
+                if space.shape is not None and np.shape(obs) != space.shape:
+                    return _shape_mismatch(space, np.shape(obs))
+            return None
+        if "broadcast" in str(cause):  # AsyncVectorEnv: NumPy's message from the worker names both shapes
+            return _shape_mismatch(self.single_observation_space, None, detail=str(cause))
+        return None
 
     def step(self, actions: np.ndarray) -> VecStep:
         obs, rewards, terminated, truncated, infos = self.envs.step(

@@ -65,6 +65,9 @@ class Agent:
         """Called by ``train`` with the run folder before the loop starts (after a resume's restore):
         an agent keeps large state there (a replay buffer's storage) instead of in every checkpoint."""
 
+    def check_fits(self, payload: dict[str, Any]) -> None:
+        """Raise CheckpointError when ``payload`` cannot be this agent's (before its weights load)."""
+
     def non_finite_parameters(self) -> list[str]:
         """Names of the networks holding a NaN or an infinity: a checkpoint is never written then."""
         return [name for name, module in vars(self).items() if isinstance(module, nn.Module)
@@ -124,6 +127,7 @@ class Agent:
         """Load a checkpoint payload (from ``load_checkpoint``) into this agent."""
         if payload["agent"] != type(self).__name__:
             raise CheckpointError(f"the checkpoint holds a {payload['agent']}, not a {type(self).__name__}; load it with that class.")
+        self.check_fits(payload)
         try:
             self.load_state_dict(payload["state"])
         except (KeyError, RuntimeError, ValueError) as exc:
@@ -186,6 +190,44 @@ class EnvAgent(Agent):
         )
         self.observation_space = self.envs.single_observation_space
         self.action_space = self.envs.single_action_space
+
+    def checkpoint_payload(self) -> dict[str, Any]:
+        return {**super().checkpoint_payload(), "spaces": self._space_description()}
+
+    def check_fits(self, payload: dict[str, Any]) -> None:
+        # Before the weights: another env's spaces give networks of other sizes, and torch would
+        # only report a size mismatch. Checkpoints written before the spaces were stored skip this.
+        saved = payload.get("spaces")
+        if saved is None:
+            return
+        current = self._space_description()
+        trained_on = repr(payload["env"]) if payload.get("env") else "the env it was trained on"
+
+        def text(space: dict[str, Any]) -> str:  # "type Box, shape [4], dtype float32"
+            return ", ".join(f"{key} {value}" for key, value in space.items() if value is not None)
+
+        for kind in ("observation", "action"):
+            if saved[kind] != current[kind]:
+                raise CheckpointError(
+                    f"the checkpoint's {kind} space ({text(saved[kind])}) differs from this env's "
+                    f"({text(current[kind])}), so its networks do not fit this env. Load it with "
+                    f"{trained_on}, or train a new agent on this env."
+                )
+
+    def _space_description(self) -> dict[str, dict[str, Any]]:
+        """The observation and action spaces as far as the networks depend on them (type, shape,
+        dtype, number of choices), in primitives: checkpoints hold nothing else."""
+
+        def describe(space: gym.Space) -> dict[str, Any]:
+            n = space.n if isinstance(space, gym.spaces.Discrete) else getattr(space, "nvec", None)
+            return {
+                "type": type(space).__name__,
+                "shape": None if space.shape is None else list(space.shape),
+                "dtype": None if space.dtype is None else str(space.dtype),
+                "n": None if n is None else np.asarray(n).tolist(),
+            }
+
+        return {"observation": describe(self.observation_space), "action": describe(self.action_space)}
 
     def start_rollouts(self) -> None:
         """Called when a loop (re)starts the envs, before the first step of a run."""

@@ -145,7 +145,13 @@ def _plot(argv: list[str]) -> int:
     missing = [r for r in args.runs if not (Path(r) / "progress.csv").exists()]
     if missing:
         raise ConfigError(f"no progress.csv in {', '.join(missing)}; pass run folders written by rlkit train.")
-    print(plot_runs(args.runs, args.out, args.title))
+    # -o may name a folder that does not exist yet (figures/curves.png), as --log-dir may
+    out = Path(args.out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create the folder {out.parent} for -o {out} ({exc.strerror}); pass -o in a writable folder.") from exc
+    print(plot_runs(args.runs, out, args.title))
     return 0
 
 

@@ -27,6 +27,9 @@ class AgentConfig:
     numpy_inference: bool = True  # CPU rollouts of small MLP policies run a NumPy copy of the forward pass
 
     def validate(self) -> None:
+        # Checked here, not only where the envs are seeded: set_seed and NumPy's generator run first
+        # and fail on a negative seed with a bare ValueError.
+        check(self.seed >= 0, f"seed must be a non-negative integer, got {self.seed}; use e.g. seed=0")
         check(self.torch_threads >= 0, f"torch_threads must be >= 0 (0 = auto), got {self.torch_threads}")
 
 
