@@ -5,6 +5,7 @@ defaults and its ``update``.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional, Protocol
 
@@ -71,6 +72,12 @@ class OnPolicyLearner(Protocol):
 def on_policy_loop(agent: OnPolicyLearner, progress: Progress) -> None:
     """Collect ``n_steps`` per env with the agent's policy, update on the rollout, repeat. Whole
     rollouts only: the run ends at the first rollout boundary at or past the target."""
+    rollout = agent.config.n_steps * agent.envs.num_envs
+    remaining = progress.target - agent.num_steps
+    if remaining > 0 and remaining % rollout:
+        end = agent.num_steps + -(-remaining // rollout) * rollout
+        warnings.warn(f"{type(agent).__name__} trains on whole rollouts of {rollout} steps (n_steps x num_envs): "
+                      f"this run ends at step {end}, not {progress.target}.", stacklevel=4)
     agent.start_rollouts()
     worker = RolloutWorker(agent.envs, agent.policy, seed=agent.config.seed + agent.num_steps)
     buffer = agent.make_rollout_buffer()

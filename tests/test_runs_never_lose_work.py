@@ -1,0 +1,249 @@
+"""Runs never lose finished work: one test per reproduced defect (numbered as found)."""
+import csv
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from agents import DQN, PPO2
+from rlkit import evaluate
+from rlkit.checkpoint import load_checkpoint
+from rlkit.cli import main
+from rlkit.errors import CheckpointError, ConfigError, NonFiniteError, RunFolderError
+from rlkit.run_folder import RunFolder
+
+ROOT = Path(__file__).resolve().parent.parent
+CLI_ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+TINY_PPO = dict(n_steps=64, batch_size=64, n_epochs=2)
+TINY_DQN = dict(learning_starts=50, buffer_size=2000, batch_size=16, train_freq=1, target_update_interval=100)
+
+
+def _csv_steps(run: Path) -> list[int]:
+    with open(run / "progress.csv", newline="") as f:
+        return [int(row["step"]) for row in csv.DictReader(f)]
+
+
+# 1. --normalize-reward made every checkpoint save crash
+def test_reward_normalisation_saves_and_resumes(tmp_path):
+    agent = PPO2("CartPole-v1", seed=0, normalize_reward=True, **TINY_PPO).learn(256, tmp_path / "r", progress=False,
+                                                                                 eval_episodes=0)
+    loaded = PPO2.load(tmp_path / "r")
+    assert loaded.ret_rms.count == agent.ret_rms.count and loaded.ret_rms.var == pytest.approx(agent.ret_rms.var)
+    agent.save(tmp_path / "again.pt")
+
+
+# 2. DQN and DDPG wrote NaN weights over the last good checkpoint
+def test_non_finite_weights_never_reach_a_checkpoint(tmp_path):
+    agent = DQN("CartPole-v1", seed=0, **TINY_DQN)
+    original = agent.update
+
+    def update_then_break(sample):
+        out = original(sample)
+        if agent.num_steps >= 130:
+            with torch.no_grad():
+                agent.flat.param.fill_(float("nan"))
+        return out
+
+    agent.update = update_then_break
+    with pytest.raises(NonFiniteError, match=r"last good checkpoint is .*checkpoint.pt \(step 100\)"):
+        agent.learn(1000, tmp_path / "r", checkpoint_freq=50, progress=False, eval_episodes=0)
+    saved = load_checkpoint(tmp_path / "r")
+    assert saved["counters"]["num_steps"] == 100
+    assert all(torch.isfinite(t).all() for t in saved["state"]["q_net"].values())
+    with pytest.raises(NonFiniteError, match="not saved"):
+        agent.save(tmp_path / "manual.pt")
+    assert not (tmp_path / "manual.pt").exists()
+
+
+# 3. training into an existing run folder silently replaced it; two writers corrupted it
+def test_a_run_folder_is_never_replaced_silently(tmp_path):
+    run = tmp_path / "r"
+    PPO2("CartPole-v1", seed=0, **TINY_PPO).learn(128, run, progress=False, eval_episodes=0)
+    with pytest.raises(RunFolderError, match="--resume.*--overwrite"):
+        PPO2("CartPole-v1", seed=1, **TINY_PPO).learn(128, run, progress=False, eval_episodes=0)
+    assert load_checkpoint(run)["counters"]["num_steps"] == 128
+    PPO2("CartPole-v1", seed=1, **TINY_PPO).learn(192, run, overwrite=True, progress=False, eval_episodes=0)
+    assert _csv_steps(run) == [64, 128, 192]  # one header, the new run's rows only
+    assert len(list(run.glob("events.out.tfevents.*"))) == 1  # the old curve is gone, no fold
+
+
+def test_a_second_writer_is_refused(tmp_path):
+    holder = RunFolder(tmp_path / "r")  # another process training there holds the same lock
+    try:
+        with pytest.raises(RunFolderError, match="another process"):
+            PPO2("CartPole-v1", seed=0, **TINY_PPO).learn(64, tmp_path / "r", progress=False, eval_episodes=0)
+        with pytest.raises(RunFolderError):
+            DQN("CartPole-v1", seed=0, **TINY_DQN).learn(64, tmp_path / "r", resume=True, progress=False, eval_episodes=0)
+    finally:
+        holder.close()
+    PPO2("CartPole-v1", seed=0, **TINY_PPO).learn(64, tmp_path / "r", progress=False, eval_episodes=0)
+
+
+# 4. SIGKILL during a checkpoint write left temp files that were never removed
+def test_stale_temp_files_are_removed_when_the_run_continues(tmp_path):
+    run = tmp_path / "r"
+    PPO2("CartPole-v1", seed=0, **TINY_PPO).learn(128, run, progress=False, eval_episodes=0)
+    (run / ".checkpoint.pt.abc123.tmp").write_bytes(b"\0" * 1000)
+    (run / "replay").mkdir()
+    (run / "replay" / ".replay.xyz.tmp").write_bytes(b"\0")
+    PPO2("CartPole-v1", seed=0, **TINY_PPO).learn(256, run, resume=True, progress=False, eval_episodes=0)
+    assert not list(run.rglob("*.tmp"))
+
+
+# 5. an env whose episodes never end hung the final evaluation
+class _Endless(gym.Env):
+    observation_space = gym.spaces.Box(-1, 1, (2,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros(2, np.float32), {}
+
+    def step(self, action):
+        return np.zeros(2, np.float32), 1.0, False, False, {}
+
+
+def test_evaluation_episodes_have_a_step_cap():
+    agent = PPO2(_Endless, seed=0, **TINY_PPO)
+    with pytest.warns(UserWarning, match="cut there"):
+        mean, std = evaluate(agent, episodes=3, max_episode_steps=200)
+    assert (mean, std) == (200.0, 0.0)
+
+
+# 6. SIGTERM saved nothing; SIGINT saved in the middle of an update and the resumed CSV skipped steps
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_and_sigint_stop_at_a_safe_point_and_save(tmp_path, sig):
+    run = tmp_path / "r"
+    train = [sys.executable, "-m", "rlkit.cli", "train", "ppo2", "--env", "CartPole-v1", "--total-steps", "200000",
+             "--n-steps", "64", "--batch-size", "64", "--n-epochs", "4", "--checkpoint-freq", "100000",
+             "--eval-episodes", "0", "--no-progress", "--log-dir", str(run)]
+    proc = subprocess.Popen(train, env=CLI_ENV, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not ((run / "progress.csv").exists() and len(_csv_steps(run)) > 20):
+        time.sleep(0.05)
+    proc.send_signal(sig)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + sig, stderr
+    assert "--resume" in stderr
+    saved_step = load_checkpoint(run)["counters"]["num_steps"]
+    assert 0 < saved_step < 100_000  # saved by the signal, not by the schedule
+    assert _csv_steps(run)[-1] == saved_step  # stopped after a whole update and its row
+    assert json.loads((run / "summary.json").read_text())["stopped_by"] == signal.Signals(sig).name
+
+    resumed = subprocess.run([*train[:8], str(saved_step + 640), *train[9:], "--resume"], env=CLI_ENV, cwd=tmp_path,
+                             capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert _csv_steps(run) == list(range(64, saved_step + 640 + 1, 64))
+
+
+# 7. a flipped byte in a checkpoint loaded silently
+def test_a_flipped_byte_is_caught_or_harmless(tmp_path):
+    path = PPO2("CartPole-v1", seed=0, **TINY_PPO).save(tmp_path / "a.pt")
+    clean = path.read_bytes()
+    reference = load_checkpoint(path)
+    caught = 0
+    for position in np.linspace(0, len(clean) - 1, 60).astype(int):
+        damaged = bytearray(clean)
+        damaged[position] ^= 0x5A
+        path.write_bytes(bytes(damaged))
+        try:
+            payload = load_checkpoint(path)
+        except CheckpointError:
+            caught += 1
+            continue
+        # not caught: the byte was zip bookkeeping that changes nothing loaded
+        for key, value in reference["state"]["net"].items():
+            assert torch.equal(payload["state"]["net"][key], value)
+        assert payload["config"] == reference["config"] and payload["counters"] == reference["counters"]
+    assert caught >= 50
+
+
+def test_a_flipped_byte_in_the_weights_names_the_checksum(tmp_path):
+    path = PPO2("CartPole-v1", seed=0, **TINY_PPO).save(tmp_path / "a.pt")
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="checksum"):
+        PPO2.load(path)
+
+
+# 8. raw tracebacks where a typed error belongs (the rest are in test_user_errors.py)
+def test_resume_works_from_the_checkpoint_alone(tmp_path):
+    run = tmp_path / "r"
+    PPO2("CartPole-v1", seed=0, **TINY_PPO).learn(128, run, progress=False, eval_episodes=0)
+    (run / "config.json").unlink()
+    assert main(["train", "ppo2", "--log-dir", str(run), "--resume", "--total-steps", "256", "--eval-episodes", "0",
+                 "--no-progress"]) == 0
+    assert load_checkpoint(run)["counters"]["num_steps"] == 256
+
+
+def test_resume_with_a_switch_the_checkpoint_lacks_is_a_checkpoint_error(tmp_path, capsys):
+    run = tmp_path / "r"
+    DQN("CartPole-v1", seed=0, **TINY_DQN).learn(200, run, progress=False, eval_episodes=0)
+    assert main(["train", "dqn", "--log-dir", str(run), "--resume", "--total-steps", "400", "--prioritized", "true",
+                 "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "does not fit" in err and "prioritized" in err
+
+
+def test_disk_full_at_checkpoint_is_a_checkpoint_error_and_keeps_the_last_one(tmp_path, monkeypatch):
+    run = tmp_path / "r"
+    agent = PPO2("CartPole-v1", seed=0, **TINY_PPO).learn(128, run, progress=False, eval_episodes=0)
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", full)
+    with pytest.raises(CheckpointError, match="no space left.*intact"):
+        agent.learn(128, run, progress=False, eval_episodes=0)
+    monkeypatch.undo()
+    assert load_checkpoint(run)["counters"]["num_steps"] == 128
+    assert not list(run.glob(".*.tmp"))
+
+
+def test_log_dir_naming_a_file_is_a_config_error(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ConfigError, match="is a file"):
+        PPO2("CartPole-v1", **TINY_PPO).learn(64, tmp_path / "file", progress=False, eval_episodes=0)
+
+
+def test_resume_of_a_run_killed_before_its_first_checkpoint_starts_it_again(tmp_path):
+    run = tmp_path / "r"
+    PPO2("CartPole-v1", seed=0, **TINY_PPO).learn(128, run, progress=False, eval_episodes=0)
+    (run / "checkpoint.pt").unlink()
+    assert main(["train", "ppo2", "--log-dir", str(run), "--resume", "--eval-episodes", "0", "--no-progress"]) == 0
+    assert _csv_steps(run) == [64, 128] and len(list(run.glob("events.out.tfevents.*"))) == 1
+
+
+# 9. learn(10) ran 2048 steps without saying so; a second learn() call did nothing
+def test_learn_rounds_up_to_whole_rollouts_and_says_so():
+    agent = PPO2("CartPole-v1", **TINY_PPO)
+    with pytest.warns(UserWarning, match="whole rollouts of 64 steps"):
+        agent.learn(10, progress=False, eval_episodes=0)
+    assert agent.num_steps == 64
+
+
+def test_a_second_learn_call_trains_more(tmp_path):
+    agent = PPO2("CartPole-v1", seed=0, **TINY_PPO)
+    agent.learn(128, tmp_path / "r", progress=False, eval_episodes=0)
+    agent.learn(128, tmp_path / "r", progress=False, eval_episodes=0)  # the same run, continued
+    assert agent.num_steps == 256 and agent.num_updates == 4
+    assert _csv_steps(tmp_path / "r") == [64, 128, 192, 256]
+
+
+# 12. a run that ended before learning started crashed while plotting
+def test_a_run_that_never_learned_ends_cleanly(tmp_path):
+    agent = DQN("CartPole-v1", seed=0, learning_starts=10**9, buffer_size=5000, batch_size=16)
+    agent.learn(300, tmp_path / "r", progress=False, eval_episodes=0)
+    assert load_checkpoint(tmp_path / "r")["counters"]["num_steps"] == 300
+    assert json.loads((tmp_path / "r" / "summary.json").read_text())["updates"] == 0
