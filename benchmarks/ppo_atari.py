@@ -76,8 +76,9 @@ def child(contender: str, steps: int) -> dict:
 
         agent = PPO2(ENV, seed=0, num_envs=8, **CLEANRL)
         buffer = agent.make_rollout_buffer()
-        _, last_values = RolloutWorker(agent.envs, agent, seed=0).collect(buffer)
-        batch = buffer.batch(last_values)
+        worker = RolloutWorker(agent.envs, agent.policy, seed=0)
+        _, last_values = worker.collect(buffer)
+        batch = buffer.batch(last_values, worker.obs)
         agent.update(batch)  # warm-up
         start = time.perf_counter()
         repeats = 3

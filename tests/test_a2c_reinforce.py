@@ -32,8 +32,9 @@ def test_reinforce_with_learned_baseline_learns_cartpole_within_300k_steps():
 # --- the estimator ------------------------------------------------------------------------------
 def _episodes_from_initial_policy(agent: Reinforce, steps: int) -> dict[str, np.ndarray]:
     buffer = agent.make_rollout_buffer()
-    _, last_values = RolloutWorker(agent.envs, agent, seed=0).collect(buffer)
-    return agent.finished_episodes(buffer.batch(last_values))
+    worker = RolloutWorker(agent.envs, agent.policy, seed=0)
+    _, last_values = worker.collect(buffer)
+    return agent.finished_episodes(buffer.batch(last_values, worker.obs))
 
 
 def _per_episode_gradients(agent: Reinforce, episodes: dict[str, np.ndarray], baseline: str) -> torch.Tensor:
@@ -85,6 +86,7 @@ def _batch(rewards, terminated, truncated, values, last_values, valid=None) -> R
         values=col(values), dist_params=np.zeros((T, 1, 2), np.float32), rewards=col(rewards),
         terminated=col(terminated), truncated=col(truncated),
         valid=col(valid if valid is not None else [True] * T, bool), last_values=np.asarray([last_values], np.float32),
+        last_obs=np.zeros((1, 4), np.float32),
     )
 
 

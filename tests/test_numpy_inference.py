@@ -69,5 +69,5 @@ def test_numpy_inference_switch_and_cnn_fall_back_to_torch():
     assert PPO2("CartPole-v1", numpy_inference=False).net._numpy is None
     assert PPO2("CartPole-v1", share_trunk=True).net._numpy is None  # not a twin MLP
     agent = PPO2("CartPole-v1", numpy_inference=False)
-    out = agent.policy_step(np.zeros((3, 4), dtype=np.float32))
+    out = agent.policy.explore(np.zeros((3, 4), dtype=np.float32))
     assert out.actions.shape == (3,) and isinstance(out.log_probs, np.ndarray)

@@ -60,7 +60,7 @@ def test_atari_cnn_policy_updates(tmp_path):
 
 def test_rollout_marks_autoreset_steps_invalid_and_bootstraps_truncation():
     agent = PPO2("CartPole-v1", seed=0, n_steps=600, batch_size=64)
-    worker = RolloutWorker(agent.envs, agent, seed=0)
+    worker = RolloutWorker(agent.envs, agent.policy, seed=0)
     buffer = agent.make_rollout_buffer()
     worker.collect(buffer)
     ends = np.flatnonzero(buffer.terminated[:, 0] + buffer.truncated[:, 0])
@@ -81,7 +81,7 @@ def test_cuda_inference_and_updates_on_gpu_with_envs_on_cpu():
     agent = PPO2("CartPole-v1", seed=0, device="auto", n_steps=64, batch_size=32)
     assert agent.device.type == "cuda"
     assert agent.net._numpy is None  # the NumPy mirror is a CPU-only path
-    out = agent.policy_step(np.zeros((1, 4), dtype=np.float32))
+    out = agent.policy.explore(np.zeros((1, 4), dtype=np.float32))
     assert out.actions.shape == (1,) and out.values.dtype == np.float32
     agent.learn(128, progress=False, eval_episodes=0)
     assert next(agent.net.parameters()).device.type == "cuda"
