@@ -13,10 +13,9 @@ The replay buffer holds env actions; the critic sees them in unit space.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import gymnasium as gym
 import numpy as np
@@ -26,7 +25,7 @@ from torch.nn import functional as F
 
 from rlkit.agent import EnvAgent
 from rlkit.buffers import ReplayBuffer
-from rlkit.config import EnvConfig, check
+from rlkit.config import EnvConfig, check, check_grad_norm
 from rlkit.errors import UnsupportedSpaceError
 from rlkit.networks import is_image_space, make_encoder
 from rlkit.off_policy import off_policy_loop
@@ -52,7 +51,7 @@ class DDPGConfig(EnvConfig):
     action_noise_std: float = 0.1  # σ in unit actions ([−1, 1] spans a bounded dimension)
     ou_theta: float = 0.15
     ou_dt: float = 1e-2
-    max_grad_norm: float = 0.0  # 0 = no clipping (as in DDPG and SB3)
+    max_grad_norm: Optional[float] = None  # global gradient-norm clip; None: no clipping (as DDPG and SB3)
     net_arch: tuple[int, ...] = (400, 300)  # hidden sizes of the actor and of the critic
     activation: str = "relu"
     save_replay: bool = True  # keep the replay buffer in checkpoints (so --resume keeps it)
@@ -73,7 +72,7 @@ class DDPGConfig(EnvConfig):
               f"action_noise must be 'normal', 'ornstein-uhlenbeck' or 'none', got {self.action_noise!r}")
         check(self.action_noise_std >= 0 and self.ou_theta >= 0 and self.ou_dt > 0,
               "need action_noise_std >= 0, ou_theta >= 0 and ou_dt > 0")
-        check(self.max_grad_norm >= 0, f"max_grad_norm must be >= 0 (0 = off), got {self.max_grad_norm}")
+        check_grad_norm(self.max_grad_norm)
         check(len(self.net_arch) >= 1, "net_arch needs at least one hidden layer")
         check(self.activation in ACTIVATIONS, f"activation {self.activation!r} unknown; choose one of {sorted(ACTIVATIONS)}")
 
@@ -251,12 +250,12 @@ class DDPG(EnvAgent):
 
         q = self.critic(obs, unit_actions)
         critic_loss = F.mse_loss(q, target)
-        self.critic_flat.step(critic_loss, self.critic_optimizer, cfg.max_grad_norm or math.inf)
+        self.critic_flat.step(critic_loss, self.critic_optimizer, cfg.max_grad_norm)
 
         # Ascend Q(s, π(s)) in the actor's parameters only: the critic takes no gradient here.
         self.critic.requires_grad_(False)
         actor_loss = -self.critic(obs, self.actor(obs)).mean()
-        self.actor_flat.step(actor_loss, self.actor_optimizer, cfg.max_grad_norm or math.inf)
+        self.actor_flat.step(actor_loss, self.actor_optimizer, cfg.max_grad_norm)
         self.critic.requires_grad_(True)
 
         self.critic_target.update(self.critic_flat, cfg.tau)

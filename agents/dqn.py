@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import gymnasium as gym
 import numpy as np
@@ -26,7 +26,7 @@ from torch.nn import functional as F
 
 from rlkit.agent import EnvAgent
 from rlkit.buffers import ReplayBuffer
-from rlkit.config import EnvConfig, check
+from rlkit.config import EnvConfig, check, check_grad_norm
 from rlkit.errors import UnsupportedSpaceError
 from rlkit.off_policy import off_policy_loop
 from rlkit.networks import is_image_space, make_encoder
@@ -55,7 +55,7 @@ class DQNConfig(EnvConfig):
     exploration_final_eps: float = 0.05
     exploration: str = "epsilon"  # "epsilon" or "boltzmann" (ignored with noisy=True)
     boltzmann_temperature: float = 1.0
-    max_grad_norm: float = 10.0
+    max_grad_norm: Optional[float] = 10.0  # global gradient-norm clip; None: no clipping
     adam_eps: float = 1e-8
     double: bool = False
     dueling: bool = False
@@ -91,6 +91,7 @@ class DQNConfig(EnvConfig):
         check(self.exploration in ("epsilon", "boltzmann"), f"exploration must be 'epsilon' or 'boltzmann', got {self.exploration!r}")
         check(self.boltzmann_temperature > 0, "boltzmann_temperature must be > 0")
         check(self.n_step >= 1, f"n_step must be >= 1, got {self.n_step}")
+        check_grad_norm(self.max_grad_norm)
         check(self.atoms >= 2 and self.v_max > self.v_min, "need atoms >= 2 and v_max > v_min")
         check(0 <= self.prioritized_alpha and 0 <= self.prioritized_beta <= 1, "need prioritized_alpha >= 0, prioritized_beta in [0, 1]")
         check(self.policy in ("auto", "mlp", "cnn"), f"policy must be 'auto', 'mlp' or 'cnn', got {self.policy!r}")

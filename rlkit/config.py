@@ -58,6 +58,12 @@ def check(condition: bool, message: str) -> None:
         raise ConfigError(message)
 
 
+def check_grad_norm(max_grad_norm: float | None) -> None:
+    """One convention for every agent: a positive norm clips, None does not clip."""
+    check(max_grad_norm is None or max_grad_norm > 0,
+          f"max_grad_norm must be > 0, or None (--max-grad-norm none) for no clipping; got {max_grad_norm}")
+
+
 def config_from_kwargs(cls: type[C], kwargs: dict[str, Any]) -> C:
     """Build a config dataclass from keywords; an unknown key raises with the closest names."""
     names = [f.name for f in fields(cls)]

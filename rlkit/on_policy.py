@@ -14,7 +14,7 @@ import torch
 
 from rlkit.agent import EnvAgent
 from rlkit.buffers import RolloutBuffer, observation_dtype
-from rlkit.config import EnvConfig, check
+from rlkit.config import EnvConfig, check, check_grad_norm
 from rlkit.errors import ConfigError
 from rlkit.networks import ActorCritic, is_image_space
 from rlkit.networks.encoders import ACTIVATIONS
@@ -34,7 +34,7 @@ class OnPolicyConfig(EnvConfig):
     learning_rate: float = 3e-4
     n_steps: int = 2048  # steps per env per rollout
     gamma: float = 0.99
-    max_grad_norm: float = 0.5
+    max_grad_norm: Optional[float] = 0.5  # global gradient-norm clip; None: no clipping
     anneal_lr: bool = False  # linear decay to 0 over the run
     normalize_obs: bool = False  # running mean/std of observations (stored in checkpoints)
     normalize_reward: bool = False  # scale rewards by the std of the discounted return
@@ -49,7 +49,7 @@ class OnPolicyConfig(EnvConfig):
         check(self.learning_rate > 0, f"learning_rate must be > 0, got {self.learning_rate}")
         check(self.n_steps >= 1, f"n_steps must be >= 1, got {self.n_steps}")
         check(0 < self.gamma <= 1, f"gamma must be in (0, 1], got {self.gamma}")
-        check(self.max_grad_norm > 0, f"max_grad_norm must be > 0, got {self.max_grad_norm}")
+        check_grad_norm(self.max_grad_norm)
         check(self.policy in ("auto", "mlp", "cnn"), f"policy must be 'auto', 'mlp' or 'cnn', got {self.policy!r}")
         check(self.activation in ACTIVATIONS, f"activation {self.activation!r} unknown; choose one of {sorted(ACTIVATIONS)}")
         check(len(self.net_arch) >= 1 and all(h >= 1 for h in self.net_arch), f"net_arch needs positive sizes, got {self.net_arch}")

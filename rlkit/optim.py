@@ -52,11 +52,11 @@ class FlatParameters:
     def zero_grad(self) -> None:
         self.param.grad.zero_()
 
-    def step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, max_grad_norm: float) -> None:
+    def step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, max_grad_norm: float | None) -> None:
         """Backpropagate ``loss`` into the gradient buffer, clip its global norm to ``max_grad_norm``
-        (``math.inf``: no clipping), step ``optimizer`` (which must hold ``[self.param]``)."""
+        (None or ``math.inf``: no clipping), step ``optimizer`` (which must hold ``[self.param]``)."""
         self.backward(loss)
-        if max_grad_norm != math.inf:
+        if max_grad_norm is not None and max_grad_norm != math.inf:
             self.clip_grad_norm_(max_grad_norm)
         optimizer.step()
 
