@@ -5,6 +5,7 @@ and ``update``.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any, ClassVar
@@ -17,6 +18,10 @@ from rlkit.checkpoint import load_checkpoint, save_checkpoint
 from rlkit.config import AgentConfig, config_from_kwargs, config_to_dict
 from rlkit.errors import CheckpointError, ConfigError
 from rlkit.utils import resolve_device, set_seed
+
+# Fields older checkpoints carry on config classes that no longer have them: dropped on load.
+# numpy_inference was on every agent's config before it moved to the on-policy ones.
+RETIRED_CONFIG_FIELDS = ("numpy_inference",)
 
 
 class Agent:
@@ -124,7 +129,10 @@ class Agent:
         env = env if env is not None else payload["env"]
         if env is None:
             raise ConfigError(f"{path} was trained on an env instance or factory; pass env= to load().")
-        config = {**json.loads(payload["config"]), **overrides}
+        saved = json.loads(payload["config"])
+        names = {f.name for f in dataclasses.fields(cls.config_class)}
+        saved = {k: v for k, v in saved.items() if k in names or k not in RETIRED_CONFIG_FIELDS}
+        config = {**saved, **overrides}
         if payload["agent"] != cls.__name__:
             raise CheckpointError(f"{path} holds a {payload['agent']}, not a {cls.__name__}; use {payload['agent']}.load().")
         agent = cls(env, **config)

@@ -28,7 +28,6 @@ class AgentConfig:
     env_backend: str = "gymnasium"  # or "envpool", or "ale" (Atari ids)
     vectorization: str = "sync"  # gymnasium backend: "sync" or "async" (one process per env)
     atari_protocol: str = ""  # "", "v5" (sticky actions) or "noframeskip"; "" takes the id's own
-    numpy_inference: bool = True  # CPU rollouts of small MLP policies run a NumPy copy of the forward pass
 
     def validate(self) -> None:
         check(self.num_envs >= 1, f"num_envs must be >= 1, got {self.num_envs}")

@@ -71,3 +71,23 @@ def test_numpy_inference_switch_and_cnn_fall_back_to_torch():
     agent = PPO2("CartPole-v1", numpy_inference=False)
     out = agent.policy_step(np.zeros((3, 4), dtype=np.float32))
     assert out.actions.shape == (3,) and isinstance(out.log_probs, np.ndarray)
+
+
+@pytest.mark.parametrize("name,env_id", [("DQN", "CartPole-v1"), ("DDPG", "Pendulum-v1")])
+def test_off_policy_checkpoints_saved_with_numpy_inference_still_load(name, env_id, tmp_path):
+    """numpy_inference is an on-policy field; checkpoints from when every config had it load."""
+    import json
+
+    import agents
+    from rlkit.checkpoint import load_checkpoint, save_checkpoint
+    from rlkit.errors import UnknownConfigKeyError
+
+    cls = getattr(agents, name)
+    with pytest.raises(UnknownConfigKeyError):
+        cls(env_id, numpy_inference=True)
+    cls(env_id, seed=0, buffer_size=1000).save(tmp_path / "a.pt")
+    payload = load_checkpoint(tmp_path / "a.pt")
+    payload["config"] = json.dumps({**json.loads(payload["config"]), "numpy_inference": True})
+    save_checkpoint(tmp_path / "a.pt", payload)
+    loaded = cls.load(tmp_path / "a.pt")
+    assert not hasattr(loaded.config, "numpy_inference")
