@@ -34,7 +34,7 @@ class Agent:
         self.config = config_from_kwargs(self.config_class, config)
         cfg = self.config
         set_seed(cfg.seed)
-        # Rollout sampling done in NumPy (see rlkit.networks.NumpyActorCritic) draws from here.
+        # Rollout sampling done in NumPy (see rlkit.fast.numpy_mirror) draws from here.
         self.np_rng = np.random.default_rng(cfg.seed)
         self.device = resolve_device(cfg.device)
         # Kept for evaluation and checkpoints: an id or a factory can be rebuilt, an instance cannot.

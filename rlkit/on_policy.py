@@ -69,7 +69,7 @@ class OnPolicyAgent(Agent):
         # One flat parameter tensor: zeroing, clipping and the optimiser step are one op each.
         self.flat = FlatParameters(self.net)
         self.optimizer = self.make_optimizer([self.flat.param])
-        if cfg.numpy_inference:  # after FlatParameters: the NumPy views must see the final storage
+        if cfg.numpy_inference:
             self.net.use_numpy_rollouts(self.np_rng)
         self.obs_rms = RunningMeanStd(self.observation_space.shape) if cfg.normalize_obs else None
         self.ret_rms = RunningMeanStd(()) if cfg.normalize_reward else None

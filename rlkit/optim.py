@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from rlkit.networks.encoders import is_channels_last, weight_gradients_into
+from rlkit.fast.cnn import is_channels_last, weight_gradients_into
 
 
 LARGE_BUFFER = 1 << 18  # parameters; see FlatParameters.large
@@ -18,12 +18,11 @@ class FlatParameters:
 
     Every parameter's ``.data`` and ``.grad`` become views into ``self.param`` and its ``.grad``,
     so clipping the gradients' global norm and the optimiser step each run as one op on one tensor
-    instead of a loop over every weight and bias. At MLP sizes that loop is most of their cost
-    (~130 µs of a ~900 µs PPO minibatch step on CartPole). ``step`` writes each new gradient into
-    its view (no zeroing pass, no accumulation); a plain ``loss.backward()`` after ``zero_grad()``
-    accumulates into the views as well. Give the optimiser ``[self.param]``, never call
-    ``module.zero_grad()`` (it would unlink the views), and move the module to its device before
-    building this.
+    instead of a loop over every weight and bias, which at MLP sizes is most of their cost.
+    ``step`` writes each new gradient into its view (no zeroing pass, no accumulation); a plain
+    ``loss.backward()`` after ``zero_grad()`` accumulates into the views as well. Give the optimiser
+    ``[self.param]``, never call ``module.zero_grad()`` (it would unlink the views), and move the
+    module to its device before building this.
     """
 
     def __init__(self, module: nn.Module):
@@ -45,8 +44,8 @@ class FlatParameters:
                 offset += n
         self.grad_views = [p.grad for p in params]
         # Past this size, writing the gradient (``backward``) and a BLAS-dot norm beat zeroing,
-        # accumulating and ``vector_norm``; below it their fixed cost (~40 µs per step, mostly
-        # ``autograd.grad``'s) is more than the pass they save: an 8% slower CartPole PPO update.
+        # accumulating and ``vector_norm``; below it their fixed cost (mostly ``autograd.grad``'s)
+        # is more than the pass they save, and a CartPole PPO update gets slower.
         self.large = total >= LARGE_BUFFER
 
     def zero_grad(self) -> None:
@@ -63,11 +62,10 @@ class FlatParameters:
     def backward(self, loss: torch.Tensor) -> None:
         """The gradient of ``loss`` into the gradient buffer, replacing its contents. Copying each
         new gradient into its view is one pass over the buffer fewer than zeroing it and letting
-        autograd accumulate (read, add, write): with the dot-product norm below, 0.6-0.85 ms of a
-        24-31 ms DQN learning step on Pong here (paired medians; the 3136x512 layer's gradient
-        alone is 6.4 MB). Parameters the loss does not reach get zeros, as ``backward`` after
-        ``zero_grad`` would give them. Small buffers are zeroed and accumulated into, which costs
-        less there."""
+        autograd accumulate (read, add, write), which shows in a DQN learning step on Pong (the
+        3136x512 layer's gradient alone is 6.4 MB). Parameters the loss does not reach get zeros,
+        as ``backward`` after ``zero_grad`` would give them. Small buffers are zeroed and
+        accumulated into, which costs less there."""
         if not self.large:
             self.zero_grad()
             loss.backward()
@@ -81,7 +79,7 @@ class FlatParameters:
         """Scale the gradient to global L2 norm ≤ max_norm (``nn.utils.clip_grad_norm_``'s rule);
         returns the norm before clipping."""
         grad = self.param.grad
-        # BLAS dot reads the buffer once at full width: ~0.2 ms instead of ~0.45 ms for 1.7M floats
+        # a BLAS dot reads a large buffer once at full width, faster than vector_norm's reduction
         on_cpu = grad.device.type == "cpu"
         if self.large and on_cpu:
             norm = torch.dot(grad, grad).sqrt()
