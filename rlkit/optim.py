@@ -18,11 +18,14 @@ class FlatParameters:
 
     Every parameter's ``.data`` and ``.grad`` become views into ``self.param`` and its ``.grad``,
     so clipping the gradients' global norm and the optimiser step each run as one op on one tensor
-    instead of a loop over every weight and bias, which at MLP sizes is most of their cost.
-    ``step`` writes each new gradient into its view (no zeroing pass, no accumulation); a plain
-    ``loss.backward()`` after ``zero_grad()`` accumulates into the views as well. Give the optimiser
-    ``[self.param]``, never call ``module.zero_grad()`` (it would unlink the views), and move the
-    module to its device before building this.
+    instead of a loop over every weight and bias, which at MLP sizes is most of their cost. Give
+    the optimiser ``[self.param]``, train through ``step`` (or ``backward`` and ``clip_grad_norm_``)
+    and move the module to its device before building this.
+
+    ``module.zero_grad()`` does no harm: it unlinks the parameters' gradients from the buffer (sets
+    them to None, or zeros the views in place with ``set_to_none=False``), and ``zero_grad``,
+    ``backward``, ``step`` and ``clip_grad_norm_`` here link them back first, ``clip_grad_norm_``
+    keeping what a plain ``loss.backward()`` wrote into them meanwhile.
     """
 
     def __init__(self, module: nn.Module):
@@ -49,14 +52,27 @@ class FlatParameters:
         self.large = total >= LARGE_BUFFER
 
     def zero_grad(self) -> None:
+        self._link_gradients(keep=False)
         self.param.grad.zero_()
+
+    def _link_gradients(self, keep: bool) -> None:
+        """Point each parameter's ``.grad`` back at its view of the buffer where ``module.zero_grad()``
+        (or anything else) replaced it; with ``keep``, the gradient it held is copied in (None as
+        zeros). A check per parameter when nothing changed."""
+        for p, view in zip(self.params, self.grad_views):
+            if p.grad is not view:
+                if keep and p.grad is not None:
+                    view.copy_(p.grad)
+                elif keep:
+                    view.zero_()
+                p.grad = view
 
     def step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, max_grad_norm: float) -> None:
         """Backpropagate ``loss`` into the gradient buffer, clip its global norm to ``max_grad_norm``
         (``math.inf``: no clipping), step ``optimizer`` (which must hold ``[self.param]``)."""
         self.backward(loss)
         if max_grad_norm != math.inf:
-            self.clip_grad_norm_(max_grad_norm)
+            self._clip_grad_norm(max_grad_norm)  # backward linked the gradients
         optimizer.step()
 
     def backward(self, loss: torch.Tensor) -> None:
@@ -70,14 +86,19 @@ class FlatParameters:
             self.zero_grad()
             loss.backward()
             return
+        self._link_gradients(keep=False)  # the views are written below, whatever the parameters point at
         with weight_gradients_into(self.params, self.grad_views):  # those written in place copy onto themselves: free
             grads = torch.autograd.grad(loss, self.params, allow_unused=True, materialize_grads=True)
         torch._foreach_copy_(self.grad_views, list(grads))
 
-    @torch.no_grad()
     def clip_grad_norm_(self, max_norm: float) -> torch.Tensor:
         """Scale the gradient to global L2 norm ≤ max_norm (``nn.utils.clip_grad_norm_``'s rule);
         returns the norm before clipping."""
+        self._link_gradients(keep=True)
+        return self._clip_grad_norm(max_norm)
+
+    @torch.no_grad()
+    def _clip_grad_norm(self, max_norm: float) -> torch.Tensor:
         grad = self.param.grad
         # a BLAS dot reads a large buffer once at full width, faster than vector_norm's reduction
         on_cpu = grad.device.type == "cpu"
