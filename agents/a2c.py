@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 
 from rlkit.buffers import valid_rows
@@ -51,9 +50,8 @@ class A2C(OnPolicyAgent):
     def __init__(self, env: Any, **config: Any):
         super().__init__(env, **config)
         # One gradient step per rollout, with the parameters that collected it: the rollout's
-        # forward passes are the update's, so a CNN keeps their activations and the update
-        # backpropagates through them instead of running the forward pass again.
-        self.record = self.policy.record = self.net.make_activation_record(self.config.n_steps * self.config.num_envs)
+        # forward passes are the update's, so the network may keep them (see forward_rollout).
+        self.net.record_rollouts(self.config.n_steps * self.config.num_envs)
 
     def make_optimizer(self, params: list[torch.nn.Parameter]) -> torch.optim.Optimizer:
         cfg = self.config
@@ -72,11 +70,7 @@ class A2C(OnPolicyAgent):
         obs, actions, old_values, advantages, returns = valid_rows(
             batch.valid, self.device, self.normalize_obs(batch.obs), batch.actions, batch.values, advantages, returns
         )
-        rows = None if batch.valid.all() else torch.from_numpy(np.flatnonzero(batch.valid)).to(self.device)
-        if self.record is not None and self.record.matches(obs, rows):
-            params, values = self.net.forward_recorded(obs, self.record, rows)
-        else:  # no record of this batch (an MLP, or a batch from elsewhere): run the forward pass
-            params, values = self.net(self.net.training_layout(obs))
+        params, values = self.net.forward_rollout(obs, batch.valid)
         if cfg.normalize_advantage and advantages.shape[0] > 1:
             advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
         policy_loss = -(advantages * self.head.log_prob(params, actions)).mean()
@@ -84,16 +78,10 @@ class A2C(OnPolicyAgent):
         entropy = self.head.entropy(params if cfg.ent_coef else params.detach()).mean()  # no graph at 0
         loss = policy_loss + cfg.vf_coef * value_loss - cfg.ent_coef * entropy
         self.flat.step(loss, self.optimizer, cfg.max_grad_norm)
-        if self.record is not None:
-            self.record.clear()  # the parameters moved: the next rollout records afresh
+        self.net.forget_rollout()  # the parameters moved: what the rollout recorded is stale
 
         metrics = dict(zip(("policy_loss", "value_loss", "entropy"),
                            torch.stack([policy_loss, value_loss, entropy]).tolist()))
         metrics.update(explained_variance=explained_variance(old_values, returns), learning_rate=lr)
         self.observe_batch(batch)
         return LearnOut(metrics)
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        super().load_state_dict(state)
-        if self.record is not None:
-            self.record.clear()  # recorded with the parameters just replaced

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rlkit.buffers import take_rows  # noqa: E402
-from rlkit.networks.encoders import to_channels_last  # noqa: E402
+from rlkit.fast.cnn import to_channels_last  # noqa: E402
 from rlkit.utils import usable_cores  # noqa: E402
 
 

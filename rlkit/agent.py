@@ -26,6 +26,17 @@ from rlkit.vec_env import make_vec_env
 if TYPE_CHECKING:
     from rlkit.progress import Progress
 
+# Fields older checkpoints carry on config classes that no longer have them: dropped on load.
+# numpy_inference was on every agent's config before it moved to the on-policy ones.
+RETIRED_CONFIG_FIELDS = ("numpy_inference",)
+
+
+def without_retired_fields(config_class: type, saved: dict[str, Any]) -> dict[str, Any]:
+    """A saved config without the fields this class no longer has because rlkit retired them, so
+    older checkpoints load; any other unknown field still raises."""
+    names = set(config_class.__dataclass_fields__)
+    return {k: v for k, v in saved.items() if k in names or k not in RETIRED_CONFIG_FIELDS}
+
 
 class Agent:
     """An agent without an env: config, randomness, device, counters and checkpoints.
@@ -154,9 +165,7 @@ class Agent:
         payload = load_checkpoint(path)
         if payload["agent"] != cls.__name__:
             raise CheckpointError(f"{path} holds a {payload['agent']}, not a {cls.__name__}; use {payload['agent']}.load().")
-        config = {**json.loads(payload["config"]), **overrides}
-        names = {f for f in cls.config_class.__dataclass_fields__}
-        config = {k: v for k, v in config.items() if k in names or k in overrides}  # fields retired since
+        config = {**without_retired_fields(cls.config_class, json.loads(payload["config"])), **overrides}
         if issubclass(cls, EnvAgent):
             env = env if env is not None else payload["env"]
             if env is None:

@@ -38,6 +38,7 @@ def _agent_class(name: str) -> type:
 
 
 def _train(argv: list[str]) -> int:
+    from rlkit.agent import without_retired_fields
     from rlkit.config import EnvConfig
     from rlkit.trainer import read_run_settings
 
@@ -74,9 +75,7 @@ def _train(argv: list[str]) -> int:
         saved = read_run_settings(log_dir)
         if saved["agent"] != cls.__name__:
             raise ConfigError(f"{log_dir} holds a {saved['agent']} run, not {cls.__name__}; resume it with that agent.")
-        config = {**saved["config"], **config}
-        names = set(cls.config_class.__dataclass_fields__)
-        config = {k: v for k, v in config.items() if k in names}
+        config = {**without_retired_fields(cls.config_class, saved["config"]), **config}
         env = env or saved["env"]
         total_steps = total_steps or saved["train"].get("total_steps")
         if total_steps is None:

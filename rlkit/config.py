@@ -24,7 +24,6 @@ class AgentConfig:
     seed: int = 0
     device: str = "auto"  # "auto" takes CUDA when present; "cpu", "cuda", "cuda:1", ...
     torch_threads: int = 0  # 0 = auto: 1 for MLP policies (env stepping needs the other core), all for CNNs
-    numpy_inference: bool = True  # CPU rollouts of small MLP policies run a NumPy copy of the forward pass
 
     def validate(self) -> None:
         # Checked here, not only where the envs are seeded: set_seed and NumPy's generator run first

@@ -43,6 +43,7 @@ class OnPolicyConfig(EnvConfig):
     activation: str = "tanh"
     share_trunk: Optional[bool] = None  # one encoder for actor and critic; None: yes for CNN, no for MLP
     log_std_init: float = 0.0
+    numpy_inference: bool = True  # CPU rollouts of small MLP policies run a NumPy copy of the forward pass
 
     def validate(self) -> None:
         super().validate()

@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from rlkit.networks.encoders import is_channels_last, weight_gradients_into
+from rlkit.fast.cnn import is_channels_last, weight_gradients_into
 
 
 LARGE_BUFFER = 1 << 18  # parameters; see FlatParameters.large
@@ -18,12 +18,14 @@ class FlatParameters:
 
     Every parameter's ``.data`` and ``.grad`` become views into ``self.param`` and its ``.grad``,
     so clipping the gradients' global norm and the optimiser step each run as one op on one tensor
-    instead of a loop over every weight and bias. At MLP sizes that loop is most of their cost
-    (~130 µs of a ~900 µs PPO minibatch step on CartPole). ``step`` writes each new gradient into
-    its view (no zeroing pass, no accumulation); a plain ``loss.backward()`` after ``zero_grad()``
-    accumulates into the views as well. Give the optimiser ``[self.param]``, never call
-    ``module.zero_grad()`` (it would unlink the views), and move the module to its device before
-    building this.
+    instead of a loop over every weight and bias, which at MLP sizes is most of their cost. Give
+    the optimiser ``[self.param]``, train through ``step`` (or ``backward`` and ``clip_grad_norm_``)
+    and move the module to its device before building this.
+
+    ``module.zero_grad()`` does no harm: it unlinks the parameters' gradients from the buffer (sets
+    them to None, or zeros the views in place with ``set_to_none=False``), and ``zero_grad``,
+    ``backward``, ``step`` and ``clip_grad_norm_`` here link them back first, ``clip_grad_norm_``
+    keeping what a plain ``loss.backward()`` wrote into them meanwhile.
     """
 
     def __init__(self, module: nn.Module):
@@ -45,43 +47,60 @@ class FlatParameters:
                 offset += n
         self.grad_views = [p.grad for p in params]
         # Past this size, writing the gradient (``backward``) and a BLAS-dot norm beat zeroing,
-        # accumulating and ``vector_norm``; below it their fixed cost (~40 µs per step, mostly
-        # ``autograd.grad``'s) is more than the pass they save: an 8% slower CartPole PPO update.
+        # accumulating and ``vector_norm``; below it their fixed cost (mostly ``autograd.grad``'s)
+        # is more than the pass they save, and a CartPole PPO update gets slower.
         self.large = total >= LARGE_BUFFER
 
     def zero_grad(self) -> None:
+        self._link_gradients(keep=False)
         self.param.grad.zero_()
+
+    def _link_gradients(self, keep: bool) -> None:
+        """Point each parameter's ``.grad`` back at its view of the buffer where ``module.zero_grad()``
+        (or anything else) replaced it; with ``keep``, the gradient it held is copied in (None as
+        zeros). A check per parameter when nothing changed."""
+        for p, view in zip(self.params, self.grad_views):
+            if p.grad is not view:
+                if keep and p.grad is not None:
+                    view.copy_(p.grad)
+                elif keep:
+                    view.zero_()
+                p.grad = view
 
     def step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, max_grad_norm: float | None) -> None:
         """Backpropagate ``loss`` into the gradient buffer, clip its global norm to ``max_grad_norm``
         (None or ``math.inf``: no clipping), step ``optimizer`` (which must hold ``[self.param]``)."""
         self.backward(loss)
         if max_grad_norm is not None and max_grad_norm != math.inf:
-            self.clip_grad_norm_(max_grad_norm)
+            self._clip_grad_norm(max_grad_norm)  # backward linked the gradients
         optimizer.step()
 
     def backward(self, loss: torch.Tensor) -> None:
         """The gradient of ``loss`` into the gradient buffer, replacing its contents. Copying each
         new gradient into its view is one pass over the buffer fewer than zeroing it and letting
-        autograd accumulate (read, add, write): with the dot-product norm below, 0.6-0.85 ms of a
-        24-31 ms DQN learning step on Pong here (paired medians; the 3136x512 layer's gradient
-        alone is 6.4 MB). Parameters the loss does not reach get zeros, as ``backward`` after
-        ``zero_grad`` would give them. Small buffers are zeroed and accumulated into, which costs
-        less there."""
+        autograd accumulate (read, add, write), which shows in a DQN learning step on Pong (the
+        3136x512 layer's gradient alone is 6.4 MB). Parameters the loss does not reach get zeros,
+        as ``backward`` after ``zero_grad`` would give them. Small buffers are zeroed and
+        accumulated into, which costs less there."""
         if not self.large:
             self.zero_grad()
             loss.backward()
             return
+        self._link_gradients(keep=False)  # the views are written below, whatever the parameters point at
         with weight_gradients_into(self.params, self.grad_views):  # those written in place copy onto themselves: free
             grads = torch.autograd.grad(loss, self.params, allow_unused=True, materialize_grads=True)
         torch._foreach_copy_(self.grad_views, list(grads))
 
-    @torch.no_grad()
     def clip_grad_norm_(self, max_norm: float) -> torch.Tensor:
         """Scale the gradient to global L2 norm ≤ max_norm (``nn.utils.clip_grad_norm_``'s rule);
         returns the norm before clipping."""
+        self._link_gradients(keep=True)
+        return self._clip_grad_norm(max_norm)
+
+    @torch.no_grad()
+    def _clip_grad_norm(self, max_norm: float) -> torch.Tensor:
         grad = self.param.grad
-        # BLAS dot reads the buffer once at full width: ~0.2 ms instead of ~0.45 ms for 1.7M floats
+        # a BLAS dot reads a large buffer once at full width, faster than vector_norm's reduction
         on_cpu = grad.device.type == "cpu"
         if self.large and on_cpu:
             norm = torch.dot(grad, grad).sqrt()

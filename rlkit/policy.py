@@ -37,7 +37,6 @@ class Policy:
         self.net = net
         self.obs_rms = obs_rms
         self.numpy_inference = numpy_inference
-        self.record = None  # an ActivationRecord: keep the CNN's activations for the next update (A2C)
         self.rng = rng if rng is not None else np.random.default_rng()
 
     @property
@@ -59,7 +58,7 @@ class Policy:
         return obs if self.obs_rms is None else self.obs_rms.normalize(obs)
 
     def explore(self, obs: np.ndarray) -> ActOut:
-        return self.net.rollout_step(self.normalize(obs), self.record)
+        return self.net.rollout_step(self.normalize(obs))
 
     def values(self, obs: np.ndarray) -> np.ndarray:
         return self.net.rollout_values(self.normalize(obs))

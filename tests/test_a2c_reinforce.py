@@ -161,13 +161,31 @@ def _image_actor_critic():
     return ActorCritic(gym.spaces.Box(0, 255, (4, 84, 84), np.uint8), gym.spaces.Discrete(6))
 
 
-def test_recorded_activations_give_the_forward_pass_and_its_gradients():
+def _count_record_uses(monkeypatch) -> list[bool]:
+    """One entry per ``ActivationRecord.features`` call: whether it answered from the record."""
+    from rlkit.fast.cnn import ActivationRecord
+
+    answered, features = [], ActivationRecord.features
+
+    def counted(self, *args):
+        out = features(self, *args)
+        answered.append(out is not None)
+        return out
+
+    monkeypatch.setattr(ActivationRecord, "features", counted)
+    return answered
+
+
+def test_recorded_activations_give_the_forward_pass_and_its_gradients(monkeypatch):
     net = _image_actor_critic()
-    record = net.make_activation_record(12)
+    assert net.record_rollouts(12)
+    answered = _count_record_uses(monkeypatch)
     obs = torch.from_numpy(np.random.default_rng(0).integers(0, 256, (12, 4, 84, 84), dtype=np.uint8))
     for chunk in obs.split(4):  # a rollout of three steps over four envs
-        net.rollout_step(chunk.numpy(), record)
+        net.rollout_step(chunk.numpy())
     rows = torch.tensor([0, 2, 3, 7, 11])  # the valid rows of the batch
+    valid = np.zeros((3, 4), bool)
+    valid.flat[rows.numpy()] = True
 
     def gradient(forward):
         for p in net.parameters():
@@ -177,53 +195,78 @@ def test_recorded_activations_give_the_forward_pass_and_its_gradients():
         return params, torch.cat([p.grad.flatten() for p in net.parameters()])
 
     fresh_params, fresh_grad = gradient(lambda: net(obs[rows]))
-    recorded_params, recorded_grad = gradient(lambda: net.forward_recorded(obs[rows], record, rows))
+    recorded_params, recorded_grad = gradient(lambda: net.forward_rollout(obs[rows], valid))
     torch.testing.assert_close(recorded_params, fresh_params, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(recorded_grad, fresh_grad, rtol=1e-4, atol=1e-5)
     # and over every row, in record order
     fresh_params, fresh_grad = gradient(lambda: net(obs))
-    recorded_params, recorded_grad = gradient(lambda: net.forward_recorded(obs, record, None))
+    recorded_params, recorded_grad = gradient(lambda: net.forward_rollout(obs, np.ones((3, 4), bool)))
     torch.testing.assert_close(recorded_grad, fresh_grad, rtol=1e-4, atol=1e-5)
+    assert answered == [True, True]
 
 
 def test_activation_record_only_matches_the_rollout_it_recorded():
     net = _image_actor_critic()
-    record = net.make_activation_record(8)
+    net.record_rollouts(8)
+    record = net._record
     obs = torch.from_numpy(np.random.default_rng(1).integers(0, 256, (8, 4, 84, 84), dtype=np.uint8))
-    net.rollout_step(obs[:4].numpy(), record)
+    net.rollout_step(obs[:4].numpy())
     assert not record.matches(obs[:4], None)  # half a rollout
-    net.rollout_step(obs[4:].numpy(), record)
+    net.rollout_step(obs[4:].numpy())
     assert record.matches(obs, None) and record.matches(obs[[1, 5]], torch.tensor([1, 5]))
     other = obs.clone()
     other[3, 2, 40, 40] ^= 1  # one pixel of one frame
     assert not record.matches(other, None) and not record.matches(obs[[1, 5]], torch.tensor([1, 6]))
-    net.rollout_step(obs[:4].numpy(), record)  # more rows than one rollout: spoiled until cleared
+    net.rollout_step(obs[:4].numpy())  # more rows than one rollout: spoiled until cleared
     assert not record.matches(obs, None)
-    record.clear()
+    net.forget_rollout()
     assert not record.matches(obs, None)
-    assert _image_actor_critic().make_activation_record(8) is not None
-    assert A2C("CartPole-v1", seed=0).record is None  # MLPs: nothing to gain
+    with torch.no_grad():  # a batch that is not the recorded one takes the plain forward pass
+        torch.testing.assert_close(net.forward_rollout(obs, np.ones((2, 4), bool)), net(obs))
+    assert not A2C("CartPole-v1", seed=0).net.record_rollouts(8)  # MLPs: nothing to gain
 
 
-def test_a2c_update_through_recorded_activations_matches_a_fresh_forward_pass():
+def test_a2c_update_through_recorded_activations_matches_a_fresh_forward_pass(monkeypatch):
     runs = []
     for keep in (True, False):
         agent = A2C("ALE/Pong-v5", seed=0, num_envs=2, n_steps=5, ent_coef=0.01, torch_threads=1)
         if not keep:
-            agent.record = None
-        used = []
-        forward_recorded = agent.net.forward_recorded
-        agent.net.forward_recorded = lambda *args: used.append(1) or forward_recorded(*args)
+            agent.net._record = None
+        answered = _count_record_uses(monkeypatch)
         agent.learn(10, progress=False, eval_episodes=0)  # one update
-        runs.append((agent, len(used)))
+        runs.append((agent, answered))
     (kept, uses), (fresh, no_uses) = runs
-    assert uses == 1 and no_uses == 0
-    assert kept.record.count == 0  # cleared once the parameters moved
+    assert uses == [True] and no_uses == []
+    assert kept.net._record.count == 0  # cleared once the parameters moved
     torch.testing.assert_close(kept.flat.param.grad, fresh.flat.param.grad, rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(kept.flat.param, fresh.flat.param, rtol=0, atol=1e-5)
-    kept.net.rollout_step(np.zeros((2, 4, 84, 84), np.uint8), kept.record)
+    kept.net.rollout_step(np.zeros((2, 4, 84, 84), np.uint8))
+    assert kept.net._record.count == 2
     kept.load_state_dict(fresh.state_dict())
-    assert kept.record.count == 0  # recorded with the parameters just replaced
+    assert kept.net._record.count == 0  # recorded with the parameters just replaced
+
+
+def test_a2c_on_image_observations_updates_from_the_recorded_rollout(monkeypatch):
+    """The Pong-shaped path without an emulator: every update of A2C with a CNN answers from the
+    rollout it recorded, autoreset rows (left out of the batch) included."""
+    import gymnasium as gym
+
+    class Frames(gym.Env):
+        observation_space = gym.spaces.Box(0, 255, (4, 84, 84), np.uint8)
+        action_space = gym.spaces.Discrete(6)
+
+        def reset(self, *, seed=None, options=None):
+            super().reset(seed=seed)
+            return self.np_random.integers(0, 256, (4, 84, 84), dtype=np.uint8), {}
+
+        def step(self, action):
+            frame = self.np_random.integers(0, 256, (4, 84, 84), dtype=np.uint8)
+            return frame, 0.0, bool(self.np_random.random() < 0.2), False, {}
+
+    answered = _count_record_uses(monkeypatch)
+    agent = A2C(Frames, seed=0, num_envs=2, n_steps=5, torch_threads=1)
+    agent.learn(30, progress=False, eval_episodes=0)  # three updates
+    assert answered == [True, True, True]
 
 
 def test_reinforce_rejects_unknown_baseline():

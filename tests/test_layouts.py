@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from rlkit.buffers import take_rows
-from rlkit.networks.encoders import to_channels_last
+from rlkit.fast.cnn import to_channels_last
 
 
 @pytest.mark.parametrize("shape", [(5, 4, 84, 84), (3, 2, 7, 9), (2, 1, 5, 5), (4, 6, 3, 3), (0, 4, 8, 8)])
@@ -105,20 +105,21 @@ def test_nature_cnn_dense_gradient_accumulates_as_usual_outside_flat_parameters(
 
 @pytest.mark.parametrize("shape", [(4, 84, 84), (1, 84, 84), (3, 64, 96)])
 def test_nature_cnn_one_stack_without_autograd_gives_the_convolutions_features(shape):
-    from rlkit.networks.encoders import NatureCNN, _is_one_stack_to_act_on
+    from rlkit.fast.cnn import features_of_one, is_one_stack_to_act_on
+    from rlkit.networks.encoders import NatureCNN
 
     torch.manual_seed(0)
     net = NatureCNN(shape)
     obs = torch.from_numpy(np.random.default_rng(6).integers(0, 256, (1, *shape), dtype=np.uint8))
     with torch.no_grad():
-        assert _is_one_stack_to_act_on(obs)  # the patch-product path (what an agent acting on one env runs)
+        assert is_one_stack_to_act_on(obs)  # the patch-product path (what an agent acting on one env runs)
         features = net(obs)
         reference = torch.relu(net.linear[0](net.convs(obs.float() / 255.0)))
         torch.testing.assert_close(features, reference, rtol=1e-5, atol=1e-5)
-        torch.testing.assert_close(net._features_of_one(obs), net._activations(net._prepare(obs))[-1], rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(features_of_one(net, obs), net._activations(net._prepare(obs))[-1], rtol=1e-5, atol=1e-5)
         # two stacks, floats and non-contiguous frames take the convolutions
-        assert not _is_one_stack_to_act_on(obs.expand(2, *shape))
-        assert not _is_one_stack_to_act_on(obs.float())
-        assert not _is_one_stack_to_act_on(obs.transpose(2, 3))
-    assert not _is_one_stack_to_act_on(obs)  # with autograd on it stays differentiable
+        assert not is_one_stack_to_act_on(obs.expand(2, *shape))
+        assert not is_one_stack_to_act_on(obs.float())
+        assert not is_one_stack_to_act_on(obs.transpose(2, 3))
+    assert not is_one_stack_to_act_on(obs)  # with autograd on it stays differentiable
     assert net(obs).requires_grad

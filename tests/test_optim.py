@@ -105,3 +105,33 @@ def test_flat_backward_replaces_the_gradient_and_zeros_parameters_the_loss_misse
         assert torch.count_nonzero(p.grad) == 0
     # the gradients written are the flat buffer's contents, in parameter order
     torch.testing.assert_close(flat.param.grad, torch.cat([p.grad.reshape(-1) for p in module.parameters()]))
+
+
+@pytest.mark.parametrize("set_to_none", [True, False])
+@pytest.mark.parametrize("large", [False, True])  # zero + accumulate, or autograd.grad + copy
+def test_module_zero_grad_does_no_harm(set_to_none, large):
+    """``module.zero_grad()`` unlinks (or zeros) the gradient views; ``step`` links them back and
+    ``clip_grad_norm_`` keeps what a plain ``backward`` wrote meanwhile: training is unchanged."""
+    reference, flat_net = _net(), _net()
+    flat = FlatParameters(flat_net)
+    flat.large = large
+    ref_opt = torch.optim.Adam(reference.parameters(), lr=1e-2)
+    flat_opt = torch.optim.Adam([flat.param], lr=1e-2)
+    x, y = torch.randn(32, 4), torch.randn(32, 2)
+    for i in range(4):
+        ref_opt.zero_grad()
+        (reference(x) - y).pow(2).sum().backward()
+        nn.utils.clip_grad_norm_(reference.parameters(), 0.5)
+        ref_opt.step()
+        flat_net.zero_grad(set_to_none=set_to_none)
+        loss = (flat_net(x) - y).pow(2).sum()
+        if i % 2:  # a hand-written step: plain backward, then the flat buffer's clipping
+            loss.backward()
+            flat.clip_grad_norm_(0.5)
+            flat_opt.step()
+        else:
+            flat.step(loss, flat_opt, 0.5)
+        for a, b in zip(reference.parameters(), flat_net.parameters()):
+            torch.testing.assert_close(a, b)
+        for p in flat_net.parameters():  # linked to the flat buffer again
+            assert p.grad.untyped_storage().data_ptr() == flat.param.grad.untyped_storage().data_ptr()

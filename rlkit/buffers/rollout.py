@@ -6,7 +6,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from rlkit.networks.encoders import is_channels_last
+from rlkit.fast.cnn import is_channels_last
 from rlkit.types import ActOut, RolloutBatch
 
 

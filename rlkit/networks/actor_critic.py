@@ -2,19 +2,24 @@
 
 ``ActorCritic`` maps observations to policy-distribution params and state values. Its
 ``rollout_step`` is what a RolloutWorker calls: NumPy observations in, a NumPy ``ActOut`` out.
-On the CPU a small MLP policy answers it from ``NumpyActorCritic``, a NumPy copy of the forward
-pass over the same parameter memory, because at rollout batch sizes (1-16 observations) a torch
-forward is dominated by per-op dispatch: ~85 µs against ~25 µs for a 64x64 policy on CartPole.
+On the CPU a small MLP policy answers it from a NumPy copy of the forward pass over the same
+parameter memory (``rlkit.fast.numpy_mirror``): at rollout batch sizes a torch forward pass is
+dominated by per-op dispatch.
 """
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import torch
 from torch import nn
 
-from rlkit.networks.encoders import ActivationRecord, NatureCNN, TwinMLP, is_image_space, make_encoder, to_channels_last
-from rlkit.networks.heads import LOG_2PI, CategoricalHead, DiagGaussianHead, ValueHead, make_policy_head
+from rlkit.fast.cnn import ActivationRecord, to_channels_last
+from rlkit.fast.numpy_mirror import NumpyActorCritic
+from rlkit.networks.encoders import NatureCNN, TwinMLP, is_image_space, make_encoder
+from rlkit.networks.heads import ValueHead, make_policy_head
 from rlkit.types import ActOut
 
 
@@ -51,6 +56,7 @@ class ActorCritic(nn.Module):
         self.head = make_policy_head(action_space, self.encoder.out_dim, log_std_init, agent_name)
         self.value_head = ValueHead(self.encoder.out_dim)
         self._numpy: NumpyActorCritic | None = None
+        self._record: ActivationRecord | None = None  # see record_rollouts
 
     def _features(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if self.twin:
@@ -66,21 +72,6 @@ class ActorCritic(nn.Module):
         """A batch of observations in the memory layout the encoder reads fastest: channels-last
         for image batches, so minibatch slices of it need no reordering per step."""
         return to_channels_last(obs) if obs.dim() == 4 else obs
-
-    def make_activation_record(self, rows: int) -> ActivationRecord | None:
-        """Storage for the encoder's activations over ``rows`` rollout observations, so an update
-        with the same parameters can skip its forward pass (``forward_recorded``); None where that
-        does not pay: only a CNN trunk shared by actor and critic records."""
-        if not isinstance(self.encoder, NatureCNN) or self.critic_encoder is not None:
-            return None
-        return ActivationRecord(self.encoder, rows, next(self.parameters()).device)
-
-    def forward_recorded(
-        self, obs: torch.Tensor, record: ActivationRecord, rows: torch.Tensor | None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``forward`` over the recorded rows (``obs`` are their observations), from the record."""
-        features = self.encoder.forward_recorded(obs, record, rows)
-        return self.head(features), self.value_head(features)
 
     def params(self, obs: torch.Tensor) -> torch.Tensor:
         return self.head(self._features(obs)[0])
@@ -102,17 +93,16 @@ class ActorCritic(nn.Module):
 
     def __getstate__(self) -> dict:
         # a pickled copy gets parameters of its own; views of these would be stale there
-        state = super().__getstate__() if hasattr(super(), "__getstate__") else self.__dict__.copy()
-        state = dict(state)
+        state = dict(super().__getstate__() if hasattr(super(), "__getstate__") else self.__dict__)
         state["_numpy"] = None
+        state["_record"] = None  # a rollout's activations (A2C on a CNN) belong to this process's update
         return state
 
-    def rollout_step(self, obs: np.ndarray, record: ActivationRecord | None = None) -> ActOut:
-        """Sample actions for a batch of observations; also their log-probs, values and params.
-        With ``record`` (see ``make_activation_record``) the encoder's activations are kept."""
+    def rollout_step(self, obs: np.ndarray) -> ActOut:
+        """Sample actions for a batch of observations; also their log-probs, values and params."""
         if self._numpy is not None:
             return self._numpy.step(obs)
-        return self._torch_rollout_step(obs, record)
+        return self._torch_rollout_step(obs)
 
     def rollout_values(self, obs: np.ndarray) -> np.ndarray:
         if self._numpy is not None:
@@ -121,72 +111,45 @@ class ActorCritic(nn.Module):
             return self.values(torch.as_tensor(obs, device=next(self.parameters()).device)).cpu().numpy()
 
     @torch.inference_mode()
-    def _torch_rollout_step(self, obs: np.ndarray, record: ActivationRecord | None) -> ActOut:
+    def _torch_rollout_step(self, obs: np.ndarray) -> ActOut:
         obs_t = torch.as_tensor(obs, device=next(self.parameters()).device)
-        if record is None:
+        if self._record is None:
             params, values = self(obs_t)
         else:
-            features = self.encoder(obs_t, record)
+            features = self.encoder(obs_t, self._record)
             params, values = self.head(features), self.value_head(features)
         actions = self.head.sample(params)
         return ActOut(*(t.cpu().numpy() for t in (actions, self.head.log_prob(params, actions), values, params)))
 
+    # --- one update per rollout (A2C): the rollout's forward passes are the update's -------------
+    def record_rollouts(self, rows: int) -> bool:
+        """From now on, keep the encoder's activations over each rollout of ``rows`` observations
+        (``rollout_step`` writes them), so that ``forward_rollout`` can skip its forward pass.
+        Only a CNN trunk shared by actor and critic records (elsewhere it does not pay); returns
+        whether this one does."""
+        if isinstance(self.encoder, NatureCNN) and self.critic_encoder is None:
+            self._record = ActivationRecord(self.encoder, rows)
+        return self._record is not None
 
-class NumpyActorCritic:
-    """The forward pass of a twin-MLP ``ActorCritic`` in NumPy, for CPU rollouts.
+    def forward_rollout(self, obs: torch.Tensor, valid: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """``forward`` over a rollout's valid observations ``obs`` (``valid``: the rollout's
+        [n_steps, num_envs] mask of the rows kept). When they are the rollout recorded since the
+        last ``forget_rollout``, the result comes from the record, without running the forward
+        pass again."""
+        if self._record is not None:
+            rows = None if valid.all() else torch.from_numpy(np.flatnonzero(valid)).to(obs.device)
+            features = self._record.features(obs, rows)
+            if features is not None:
+                return self.head(features), self.value_head(features)
+        return self(self.training_layout(obs))
 
-    Its arrays are views of the torch parameters (``Tensor.numpy()`` shares memory), so optimiser
-    steps and ``load_state_dict`` (both in place) show through without copies. Same maths as the
-    torch path in float32; tests hold the two to 1e-5.
-    """
+    def forget_rollout(self) -> None:
+        """Drop the recorded activations: call it whenever the parameters change (an optimiser
+        step), which the record cannot see. ``load_state_dict`` calls it."""
+        if self._record is not None:
+            self._record.clear()
 
-    ACTIVATIONS = {"tanh": np.tanh, "relu": lambda x: np.maximum(x, 0.0)}
-
-    @classmethod
-    def supports(cls, net: ActorCritic, device: torch.device) -> bool:
-        return device.type == "cpu" and net.twin and net.activation in cls.ACTIVATIONS
-
-    def __init__(self, net: ActorCritic, rng: np.random.Generator):
-        self.rng = rng
-        self.layers = [(w.detach().numpy(), b.detach().numpy()) for w, b in zip(net.encoder.weights, net.encoder.biases)]
-        self.activation = self.ACTIVATIONS[net.activation]
-        self.value_w = net.value_head.linear.weight.detach().numpy().T
-        self.value_b = net.value_head.linear.bias.detach().numpy()
-        head = net.head
-        if isinstance(head, CategoricalHead):
-            self.categorical = True
-            self.policy_w, self.policy_b = head.linear.weight.detach().numpy().T, head.linear.bias.detach().numpy()
-        elif isinstance(head, DiagGaussianHead):
-            self.categorical = False
-            self.policy_w, self.policy_b = head.mean.weight.detach().numpy().T, head.mean.bias.detach().numpy()
-            self.log_std = head.log_std.detach().numpy()
-        else:  # pragma: no cover - make_policy_head only builds these two
-            raise TypeError(f"no NumPy path for {type(head).__name__}")
-
-    def _features(self, obs: np.ndarray) -> np.ndarray:
-        x = np.asarray(obs, dtype=np.float32).reshape(obs.shape[0], -1)
-        for weight, bias in self.layers:  # [2, in, out], [2, 1, out]: actor and critic together
-            x = self.activation(x @ weight + bias)
-        return x
-
-    def values(self, obs: np.ndarray) -> np.ndarray:
-        return (self._features(obs)[1] @ self.value_w + self.value_b)[:, 0]
-
-    def step(self, obs: np.ndarray) -> ActOut:
-        features = self._features(obs)
-        values = (features[1] @ self.value_w + self.value_b)[:, 0]
-        out = features[0] @ self.policy_w + self.policy_b
-        if self.categorical:
-            # inverse-CDF sampling on unnormalised probabilities, as CategoricalHead.sample
-            z = out - out.max(-1, keepdims=True)
-            p = np.exp(z)
-            total = p.sum(-1, keepdims=True)
-            u = self.rng.random((out.shape[0], 1), dtype=np.float32) * total
-            actions = np.minimum((np.cumsum(p, -1) < u).sum(-1), out.shape[-1] - 1)
-            log_probs = z[np.arange(len(actions)), actions] - np.log(total[:, 0])
-            return ActOut(actions, log_probs, values, out)
-        std_normal = self.rng.standard_normal(out.shape, dtype=np.float32)
-        actions = out + np.exp(self.log_std) * std_normal
-        log_probs = (-0.5 * std_normal**2 - self.log_std - 0.5 * LOG_2PI).sum(-1, dtype=np.float32)
-        params = np.concatenate([out, np.broadcast_to(self.log_std, out.shape)], axis=-1)
-        return ActOut(actions, log_probs, values, params)
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False) -> Any:
+        result = super().load_state_dict(state_dict, strict, assign)
+        self.forget_rollout()  # recorded with the parameters just replaced
+        return result
