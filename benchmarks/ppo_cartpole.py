@@ -1,14 +1,17 @@
 """PPO2 on CartPole-v1, rlkit vs Stable-Baselines3 with the same hyperparameters.
 
-    python benchmarks/ppo_cartpole.py --steps 100000 --seeds 0 1 2 --preset sb3-default
+    python benchmarks/ppo_cartpole.py --steps 100000 --seeds 0 1 2 --preset sb3-default --repeats 3
 
 Each run is a fresh process; wall clock covers construction + training (evaluation excluded).
-Both are then evaluated on 20 deterministic episodes. Prints the speed ratio.
+Both are then evaluated on 20 deterministic episodes. With ``--repeats N`` the contenders run in N
+interleaved rounds (A, B, A, B, ...) and the speed ratio is the median of the per-round, per-seed
+ratios; otherwise the ratio of the mean times.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -68,26 +71,39 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--contenders", nargs="+", default=["rlkit", "sb3"], help="rlkit, sb3, sb3-1thread")
     parser.add_argument("--preset", choices=sorted(PRESETS), default="sb3-default")
+    parser.add_argument("--repeats", type=int, default=1, help="interleaved rounds; the ratio is the median over rounds")
     parser.add_argument("--child", nargs=4, metavar=("CONTENDER", "SEED", "STEPS", "PRESET"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(args.child[0], int(args.child[1]), int(args.child[2]), args.child[3])))
         return
     rows = []
-    for seed in args.seeds:
-        for contender in args.contenders:
-            row = run_child(__file__, [contender, str(seed), str(args.steps), args.preset])
-            print(f"{contender:12s} seed {seed}: {row['train_seconds']:7.2f} s  eval {row['eval_mean']:.1f} +/- {row['eval_std']:.1f}", flush=True)
-            rows.append(row)
+    for round_ in range(args.repeats):
+        for seed in args.seeds:
+            for contender in args.contenders:
+                row = run_child(__file__, [contender, str(seed), str(args.steps), args.preset])
+                row["round"] = round_ + 1
+                print(f"{contender:12s} seed {seed} round {round_ + 1}: {row['train_seconds']:7.2f} s  "
+                      f"eval {row['eval_mean']:.1f} +/- {row['eval_std']:.1f}", flush=True)
+                rows.append(row)
     summary = {}
     for contender in args.contenders:
         mine = [r for r in rows if r["contender"] == contender]
         summary[contender] = {"mean_train_seconds": round(sum(r["train_seconds"] for r in mine) / len(mine), 2),
                               "mean_eval": sum(r["eval_mean"] for r in mine) / len(mine)}
+    first = args.contenders[0]
     for other in args.contenders[1:]:
-        ratio = summary[other]["mean_train_seconds"] / summary[args.contenders[0]]["mean_train_seconds"]
+        if args.repeats > 1:
+            seconds = {(r["contender"], r["seed"], r["round"]): r["train_seconds"] for r in rows}
+            per_round = [seconds[(other, s, k)] / seconds[(first, s, k)]
+                         for k in range(1, args.repeats + 1) for s in args.seeds]
+            ratio = statistics.median(per_round)
+            summary[f"speedup_vs_{other}_per_round"] = [round(x, 2) for x in per_round]
+        else:
+            ratio = summary[other]["mean_train_seconds"] / summary[first]["mean_train_seconds"]
         summary[f"speedup_vs_{other}"] = round(ratio, 2)
-        print(f"{args.contenders[0]} is {ratio:.2f}x faster than {other} (wall clock)")
+        print(f"{first} is {ratio:.2f}x faster than {other} (wall clock"
+              f"{', median of rounds' if args.repeats > 1 else ''})")
     print(json.dumps(summary, indent=2))
     save(f"ppo_cartpole_{args.preset}", {"steps": args.steps, "preset": args.preset,
                                          "hyperparameters": PRESETS[args.preset], "runs": rows, "summary": summary})
