@@ -54,7 +54,7 @@ class DDPGConfig(EnvConfig):
     max_grad_norm: Optional[float] = None  # global gradient-norm clip; None: no clipping (as DDPG and SB3)
     net_arch: tuple[int, ...] = (400, 300)  # hidden sizes of the actor and of the critic
     activation: str = "relu"
-    save_replay: bool = True  # keep the replay buffer in checkpoints (so --resume keeps it)
+    save_replay: bool = True  # keep the replay buffer in checkpoints and load it from them (so --resume keeps it)
 
     def validate(self) -> None:
         super().validate()
@@ -288,5 +288,5 @@ class DDPG(EnvAgent):
         self.critic_optimizer.load_state_dict(state["critic_optimizer"])
         self.noise_state[:] = state["noise_state"].numpy()
         self._last_train_step = int(state["schedule"][0])
-        if "replay" in state:
+        if "replay" in state and self.config.save_replay:  # save_replay=False resumes with an empty replay
             self.replay.load_state_dict(state["replay"])

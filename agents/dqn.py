@@ -73,7 +73,7 @@ class DQNConfig(EnvConfig):
     policy: str = "auto"  # "auto", "mlp" or "cnn"
     net_arch: tuple[int, ...] = (64, 64)
     activation: str = "relu"
-    save_replay: bool = True  # keep the replay buffer in checkpoints (so --resume keeps it)
+    save_replay: bool = True  # keep the replay buffer in checkpoints and load it from them (so --resume keeps it)
 
     def validate(self) -> None:
         super().validate()
@@ -275,7 +275,7 @@ class DQN(EnvAgent):
         self.target_net.load_state_dict(state["target_net"])
         self.optimizer.load_state_dict(state["optimizer"])
         self._last_train_step, self._last_target_update = (int(v) for v in state["schedule"])
-        if "replay" in state:
+        if "replay" in state and self.config.save_replay:  # save_replay=False resumes with an empty replay
             self.replay.load_state_dict(state["replay"])
 
 

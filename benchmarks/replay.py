@@ -1,6 +1,8 @@
-"""Replay buffer: memory per transition and the cost of prioritized sampling in a learning step.
+"""Replay buffer: memory per transition and the cost of prioritized sampling in a learning step;
+with --checkpoint, the cost of checkpointing a file-backed buffer.
 
     python benchmarks/replay.py
+    python benchmarks/replay.py --checkpoint [--dir FOLDER]
 
 Memory: a 1,000,000-transition buffer for Atari observations (4 stacked 84x84 uint8 frames) with
 every array allocated and written, bytes per transition from the arrays' sizes (target: ≤ 7.5 GB,
@@ -8,12 +10,21 @@ about one byte per pixel per transition).
 Prioritized overhead: one DQN learning step at batch 32 on Pong-shaped observations (NatureCNN,
 torch on all cores) from a full 1M buffer, uniform vs prioritized (sum-tree sampling, importance
 weights and the priority update included), median over repeats.
+Checkpoint (--checkpoint): a 1M-slot Atari buffer (prioritized, 3-step) with its frames in a file
+(``attach_storage``) under FOLDER (default: a new temporary folder, deleted afterwards), filled in
+bulk to 0%, 50% and 100%; at each level, seconds of ``state_dict()`` + ``save_checkpoint`` (which
+fsyncs) and the checkpoint's size. Twice per level: right after the bulk fill, while the kernel
+still holds part of the fill as dirty pages (the state's flush writes them), then again once they
+are on disk, as in a run whose frames arrive at env speed and are written back as they come.
 """
 from __future__ import annotations
 
+import argparse
 import json
+import shutil
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -34,8 +45,7 @@ def full_buffer(prioritized: bool):
     rng = np.random.default_rng(0)
     buffer.frames[:] = rng.integers(0, 255, size=(1, 1000, 84, 84), dtype=np.uint8).repeat(CAPACITY // 1000, axis=1)
     buffer.actions[:] = rng.integers(0, 6, size=buffer.actions.shape)
-    buffer.returns[:] = rng.standard_normal(buffer.returns.shape)
-    buffer.discounts[:] = 0.99**3
+    buffer.rewards[:] = rng.standard_normal(buffer.rewards.shape)
     buffer.next_offset[:] = 3
     buffer.valid[:] = True
     buffer.valid[0, -3:] = False  # the write head's neighbourhood
@@ -69,7 +79,69 @@ def learning_step_ms(repeats: int = 60) -> tuple[float, float]:
     return 1e3 * statistics.median(times[False]), 1e3 * statistics.median(times[True])
 
 
+def checkpoint_seconds(folder: Path) -> list[dict]:
+    """Fill levels 0, 0.5, 1 of a file-backed 1M buffer: seconds of state_dict() + save_checkpoint
+    right after the bulk fill and once the fill is on disk, and the checkpoint's size."""
+    from rlkit.buffers import ReplayBuffer
+    from rlkit.checkpoint import save_checkpoint
+
+    buffer = ReplayBuffer(CAPACITY, 1, (4, 84, 84), np.uint8, (), np.int64, gamma=0.99, n_step=3, frame_stack=4,
+                          prioritized=True)
+    buffer.attach_storage(folder / "replay")
+    rng = np.random.default_rng(0)
+    block = rng.integers(0, 255, size=(1000, 84, 84), dtype=np.uint8)
+    path = folder / "checkpoint.pt"
+    rows, filled = [], 0
+
+    def checkpoint() -> float:
+        start = time.perf_counter()
+        save_checkpoint(path, {"replay": buffer.state_dict()})
+        return time.perf_counter() - start
+
+    for fill in (0.0, 0.5, 1.0):
+        target = int(CAPACITY * fill)
+        start = time.perf_counter()
+        for lo in range(filled, target, len(block)):
+            hi = min(lo + len(block), target)
+            buffer.frames[0, lo:hi] = block[:hi - lo]
+        new = slice(filled, target)
+        buffer.actions[0, new] = rng.integers(0, 6, size=target - filled)
+        buffer.rewards[0, new] = rng.standard_normal(target - filled)
+        buffer.next_offset[0, new] = 3
+        buffer.valid[0, :max(target - 3, 0)] = True  # all but the write head's neighbourhood
+        buffer.frames_written[0] = target
+        buffer.next_slot[0], buffer.head[0] = target % CAPACITY, max(target - 1, 0)
+        if target > filled:
+            slots = np.arange(max(filled - 3, 0), target)
+            buffer.tree.update(slots, rng.random(slots.size) * buffer.valid[0, slots])
+        buffer.recount_transitions()
+        filled = target
+        fill_seconds = time.perf_counter() - start
+        dirty = checkpoint()
+        settled = checkpoint()  # the previous one flushed everything
+        row = {"fill": fill, "transitions": buffer.num_transitions, "fill_seconds": round(fill_seconds, 2),
+               "checkpoint_seconds_after_bulk_fill": round(dirty, 3), "checkpoint_seconds": round(settled, 3),
+               "checkpoint_bytes": path.stat().st_size,
+               "frames_file_bytes_on_disk": (folder / "replay" / "replay_frames.npy").stat().st_blocks * 512}
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    return rows
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--checkpoint", action="store_true", help="time checkpoints of a file-backed 1M buffer instead")
+    parser.add_argument("--dir", type=Path, help="where --checkpoint writes its ~7 GB frames file (kept if given)")
+    args = parser.parse_args()
+    if args.checkpoint:
+        folder = args.dir or Path(tempfile.mkdtemp(prefix="rlkit-replay-checkpoint-"))
+        try:
+            rows = checkpoint_seconds(folder)
+        finally:
+            if args.dir is None:
+                shutil.rmtree(folder)
+        save("replay_checkpoint", {"capacity": CAPACITY, "rows": rows})
+        return
     buffer = full_buffer(prioritized=True)
     per_transition = buffer.nbytes / CAPACITY
     print(f"1M Atari transitions: {buffer.nbytes / 1e9:.2f} GB, {per_transition:.0f} bytes per transition "

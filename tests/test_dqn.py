@@ -161,6 +161,14 @@ def test_resume_keeps_replay_and_counters(tmp_path):
     assert resumed.replay.num_transitions > 500
 
 
+def test_save_replay_false_loads_a_checkpoint_without_its_replay(tmp_path):
+    # the way out when a checkpoint's replay cannot be loaded (its frames file is gone, an older format)
+    agent = DQN("CartPole-v1", seed=0, **TINY).learn(200, progress=False, eval_episodes=0)
+    agent.save(tmp_path / "d.pt")
+    assert DQN.load(tmp_path / "d.pt").replay.num_transitions == agent.replay.num_transitions > 0
+    assert DQN.load(tmp_path / "d.pt", save_replay=False).replay.num_transitions == 0
+
+
 def test_target_update_on_the_atari_cnn_copies_or_averages():
     agent = DQN("ALE/Pong-v5", seed=0, buffer_size=400, learning_starts=40, batch_size=8, train_freq=4,
                 target_update_interval=60, torch_threads=1)

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from rlkit.buffers import ReplayBuffer, SumTree
-from rlkit.errors import ConfigError
+from rlkit.errors import CheckpointError, ConfigError
 
 
 def _vec_buffer(n_step=3, gamma=0.5, capacity=64, **kw) -> ReplayBuffer:
@@ -181,3 +181,174 @@ def test_transition_count_tracks_the_valid_mask():
     _run(buffer, [(t + 1, 0.0, t % 9 == 8, False, True) if t % 10 != 9 else (100 + t, 0.0, False, False, False)
                   for t in range(120)])
     assert buffer.num_transitions == int(buffer.valid.sum()) > 0
+
+
+def test_relabelled_rewards_change_the_sampled_n_step_returns():
+    buffer = _vec_buffer(n_step=3, gamma=0.5)
+    buffer.start(np.array([[0.0]], np.float32))
+    _run(buffer, [
+        (1, 1.0, False, False, True),   # episode A: 0 -> 1 -> 2 -> 3 -> 4, terminated on the way to 4
+        (2, 2.0, False, False, True),
+        (3, 4.0, False, False, True),
+        (4, 8.0, True, False, True),
+        (10, 0.0, False, False, False),  # episode B: 10 -> 11 -> 12, truncated at 12
+        (11, 1.0, False, False, True),
+        (12, 2.0, False, True, True),
+        (20, 0.0, False, False, False),  # episode C: its first window is still open
+        (21, 5.0, False, False, True),
+    ])
+    calls = []
+
+    def next_label(obs, actions, next_obs):  # a reward model: r(s, a, s') = the label of s'
+        calls.append((obs[:, 0].tolist(), actions.tolist(), next_obs[:, 0].tolist()))
+        return next_obs[:, 0]
+
+    buffer.relabel(next_label)
+    # every stored step once, the open window's too; never a final observation or an autoreset step
+    assert sorted(zip(*calls[0])) == [(0, 0, 1), (1, 1, 2), (2, 2, 3), (3, 3, 4), (10, 5, 11), (11, 6, 12), (20, 8, 21)]
+    got = _by_obs(buffer)
+    assert got[0.0] == (1 + 0.5 * 2 + 0.25 * 3, 0.125, 0.0, 3.0)
+    assert got[1.0] == (2 + 0.5 * 3 + 0.25 * 4, 0.125, 1.0, 4.0)
+    assert got[2.0] == (3 + 0.5 * 4, 0.25, 1.0, 4.0)
+    assert got[3.0] == (4.0, 0.5, 1.0, 4.0)
+    assert got[10.0] == (11 + 0.5 * 12, 0.25, 0.0, 12.0)
+    assert got[11.0] == (12.0, 0.5, 0.0, 12.0)
+    # the open window goes on with the relabelled first step and the raw rewards that follow
+    _run(buffer, [(22, 2.0, False, False, True), (23, 4.0, False, False, True)])
+    assert _by_obs(buffer)[20.0] == (21 + 0.5 * 2 + 0.25 * 4, 0.125, 0.0, 23.0)
+    # a direct write is the same: the first observation's step sits in slot 0
+    buffer.rewards[0, 0] = 100.0
+    assert _by_obs(buffer)[0.0] == (100 + 0.5 * 2 + 0.25 * 3, 0.125, 0.0, 3.0)
+
+
+def _frame_buffer(**kw) -> ReplayBuffer:
+    return ReplayBuffer(64, 2, (4, 8, 8), np.uint8, (), np.int64, gamma=0.9, n_step=3, frame_stack=4, **kw)
+
+
+def _frame_steps(count, seed=0, envs=2):
+    """start() observations and ``count`` add() arguments: random 8x8 frames stacked by 4, episodes
+    ending at random (terminated or truncated), next-step autoreset."""
+    rng = np.random.default_rng(seed)
+    stacks = rng.integers(0, 256, (envs, 1, 8, 8), dtype=np.uint8).repeat(4, axis=1)
+    first, steps, resetting = stacks.copy(), [], np.zeros(envs, bool)
+    for _ in range(count):
+        frames = rng.integers(0, 256, (envs, 1, 8, 8), dtype=np.uint8)
+        stacks = np.where(resetting[:, None, None, None], frames.repeat(4, axis=1),  # a new episode repeats its frame
+                          np.concatenate([stacks[:, 1:], frames], 1))
+        terminated = ~resetting & (rng.random(envs) < 0.06)
+        truncated = ~resetting & ~terminated & (rng.random(envs) < 0.04)
+        steps.append((rng.integers(0, 6, envs), rng.standard_normal(envs).astype(np.float32), terminated, truncated,
+                      stacks, ~resetting))
+        resetting = terminated | truncated
+    return first, steps
+
+
+def _feed(buffer, steps):
+    for step in steps:
+        buffer.add(*step)
+
+
+def _same_samples(a, b):
+    for field in a._fields:
+        np.testing.assert_array_equal(getattr(a, field), getattr(b, field), err_msg=field)
+
+
+def test_file_backed_replay_round_trips_through_a_checkpoint(tmp_path):
+    from rlkit.checkpoint import load_checkpoint, save_checkpoint
+
+    first, steps = _frame_steps(120)
+    in_memory, filed = _frame_buffer(prioritized=True), _frame_buffer(prioritized=True)
+    for buffer in (in_memory, filed):
+        buffer.start(first)
+        _feed(buffer, steps[:70])
+    filed.attach_storage(tmp_path / "replay")  # copies the 70 steps written so far
+    frames = filed.frames
+    filed.attach_storage(tmp_path / "replay")  # already there: nothing happens
+    assert filed.frames is frames
+    for buffer in (in_memory, filed):
+        _feed(buffer, steps[70:])  # through the file from now on
+    path = save_checkpoint(tmp_path / "checkpoint.pt", {"replay": filed.state_dict()})
+    state = load_checkpoint(path)["replay"]
+    assert "frames" not in state and state["frames_file"] == str((tmp_path / "replay" / "replay_frames.npy").resolve())
+    copy = _frame_buffer(prioritized=True)
+    copy.load_state_dict(state)
+    for name in (*ReplayBuffer.ARRAYS, "frames_written"):
+        np.testing.assert_array_equal(getattr(copy, name), getattr(in_memory, name), err_msg=name)
+    assert copy._open == in_memory._open and copy.num_transitions == in_memory.num_transitions
+    assert copy.tree.total == pytest.approx(in_memory.tree.total)
+    expected = in_memory.sample(64)
+    _same_samples(copy.sample(64), expected)
+    _same_samples(filed.sample(64), expected)
+    # an in-memory state loaded into a file-backed buffer goes into its file
+    other = _frame_buffer(prioritized=True)
+    other.attach_storage(tmp_path / "other")
+    other.load_state_dict(in_memory.state_dict())
+    assert other.storage_path == (tmp_path / "other" / "replay_frames.npy").resolve()
+    np.testing.assert_array_equal(np.load(other.storage_path), in_memory.frames)
+    _same_samples(other.sample(64), in_memory.sample(64))
+
+
+def test_a_killed_run_loads_its_file_backed_checkpoint_without_the_overwritten_transitions(tmp_path):
+    first, steps = _frame_steps(100)
+    live, reference = _frame_buffer(), _frame_buffer()  # reference: the buffer as it was at the checkpoint
+    live.attach_storage(tmp_path / "replay")
+    for buffer in (live, reference):
+        buffer.start(first)
+        _feed(buffer, steps[:50])
+    state = live.state_dict()
+    _feed(live, steps[50:58])  # the run goes on, overwriting the oldest slots, and is killed (its state is lost)
+    since = live.frames_written - state["frames_written_per_env"].numpy()
+    restored = _frame_buffer()
+    restored.load_state_dict(state)
+    assert 0 < restored.num_transitions < reference.num_transitions
+    assert not (restored.valid & ~reference.valid).any() and restored.num_transitions == restored.valid.sum()
+    # every transition left is the checkpoint's, frame for frame
+    flat = np.flatnonzero(restored.valid)
+    ones = np.ones(flat.size, np.float32)
+    _same_samples(restored._transitions(flat, ones), reference._transitions(flat, ones))
+    # and the ones gone are exactly those with a frame (own stack or next observation's) written since
+    S, k = reference.segment, reference.k
+    for env in range(2):
+        written = np.zeros(S, bool)
+        written[(reference.next_slot[env] + np.arange(since[env])) % S] = True
+        for slot in np.flatnonzero(reference.valid[env]):
+            frames_used = (slot + np.arange(1 - k, reference.next_offset[env, slot] + 1)) % S
+            assert restored.valid[env, slot] == (not written[frames_used].any())
+    # more than a whole ring written since: nothing of that checkpoint is left
+    _feed(live, steps[58:])
+    assert (live.frames_written - state["frames_written_per_env"].numpy() > S).all()
+    restored = _frame_buffer()
+    restored.load_state_dict(state)
+    assert restored.num_transitions == 0
+
+
+def test_a_file_backed_checkpoint_holds_no_frames(tmp_path):
+    buffer = ReplayBuffer(20_000, 1, (4, 84, 84), np.uint8, (), np.int64, n_step=3, frame_stack=4, prioritized=True)
+    buffer.attach_storage(tmp_path / "replay")
+    state = buffer.state_dict()
+    largest = max(v.numel() * v.element_size() for v in state.values() if isinstance(v, torch.Tensor))
+    assert largest * 100 < buffer.frames.nbytes <= buffer.nbytes
+    # an empty buffer's file is sparse: it takes no disk
+    assert (tmp_path / "replay" / "replay_frames.npy").stat().st_blocks * 512 < 1 << 20
+
+
+def test_a_missing_mismatched_or_recreated_replay_file(tmp_path):
+    first, steps = _frame_steps(40)
+    buffer = _frame_buffer()
+    buffer.attach_storage(tmp_path / "replay")
+    buffer.start(first)
+    _feed(buffer, steps)
+    state = buffer.state_dict()
+    with pytest.raises(CheckpointError, match="save_replay=False"):
+        ReplayBuffer(64, 2, (4, 6, 6), np.uint8, (), np.int64, n_step=3, frame_stack=4).load_state_dict(state)
+    # a new run in the same folder recreates the file: the old checkpoint finds none of its transitions
+    _frame_buffer().attach_storage(tmp_path / "replay")
+    restored = _frame_buffer()
+    restored.load_state_dict(state)
+    assert restored.num_transitions == 0
+    (tmp_path / "replay" / "replay_frames.npy").unlink()
+    with pytest.raises(CheckpointError, match="gone"):
+        _frame_buffer().load_state_dict(state)
+    # a state from before rewards were stored per step cannot be converted
+    with pytest.raises(CheckpointError, match="older rlkit"):
+        _frame_buffer().load_state_dict({k: v for k, v in state.items() if k != "rewards"})

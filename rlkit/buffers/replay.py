@@ -1,35 +1,54 @@
-"""ReplayBuffer: circular NumPy storage that keeps each frame once, a per-env n-step accumulator,
-and a uniform or prioritized sampler.
+"""ReplayBuffer: circular NumPy storage that keeps each frame once and each step's raw reward,
+n-step returns formed at sampling, a uniform or prioritized sampler, and frames that can live in a
+memory-mapped file of the run folder.
 
 Storage: every env owns a ring of ``capacity // num_envs`` slots. A slot holds one frame (the whole
 observation when ``frame_stack`` is 1, else the newest frame of the stack) and, when it is a
-decision point, the action taken there and its n-step outcome. An episode starts by writing the
-k frames of its first stacked observation; each step then appends one frame. A stack is the k
-frames ending at its slot, so stacks never reach across an episode boundary, and next
-observations (n slots later in the same episode, or the final observation of a truncated
-episode) cost no extra memory: about one byte per pixel per transition on Atari.
+decision point, the action taken there, the step's raw reward and, once its n-step window has
+closed, the window's length m and whether the episode terminated inside it. An episode starts by
+writing the k frames of its first stacked observation; each step then appends one frame. A stack is
+the k frames ending at its slot, so stacks never reach across an episode boundary, and next
+observations (n slots later in the same episode, or the final observation of a truncated episode)
+cost no extra memory: about one byte per pixel per transition on Atari.
 
 n-step (per env): Σ_{k<m} γ^k r_{t+k} with m = n, or fewer when the episode ends inside the
 window: at ``terminated`` there is no bootstrap; at ``truncated`` the target bootstraps from the
-final observation, which the next-step autoreset hands over as the step's ``next_obs``.
+final observation, which the next-step autoreset hands over as the step's ``next_obs``. ``sample()``
+sums the stored rewards of the m slots ahead: nothing is summed at insert time, so rewards can be
+relabelled afterwards (``relabel``, or writes to ``rewards``) and the next sample uses them. A
+transition is valid once its window has closed (n steps on, or the episode ended) and for as long
+as every frame of its stack and of its next observation's stack is still in the ring.
 
 Samplers: uniform, or prioritized (Schaul et al. 2016): P(i) ∝ p_i^α from a batch-operated sum
 tree, new transitions at the current maximum priority, importance weights (N P(i))^-β divided by
 their batch maximum, priorities set from the learner's TD errors.
+
+File-backed frames (``attach_storage``): the frames array is a memory-mapped .npy file, so a
+checkpoint records only the small arrays and the file's path, whatever the buffer's size. A
+per-env count of frames written lives in a second small memory-mapped file; both are in the page
+cache, so they survive a SIGKILL of the process. Loading a checkpoint compares that count with the
+checkpoint's: the frames written after the checkpoint overwrote the oldest slots, and the
+transitions that used them are dropped.
 """
 from __future__ import annotations
 
 import json
-from typing import Any
+import os
+from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 import torch
+from numpy.lib.format import open_memmap
 
 from rlkit.buffers.rollout import observation_dtype
 from rlkit.buffers.sum_tree import SumTree
-from rlkit.errors import ConfigError
+from rlkit.errors import CheckpointError, ConfigError
 from rlkit.networks.encoders import is_image_space
 from rlkit.types import ReplaySample
+
+FRAMES_FILE = "replay_frames.npy"
+WRITTEN_FILE = "replay_written.npy"  # int64 [num_envs]: frames written per env, never decreasing
 
 
 class ReplayBuffer:
@@ -75,16 +94,27 @@ class ReplayBuffer:
         E, S = num_envs, self.segment
         self.frames = np.zeros((E, S, *frame_shape), dtype=obs_dtype)
         self.actions = np.zeros((E, S, *action_shape), dtype=action_dtype)
-        self.returns = np.zeros((E, S), dtype=np.float32)
-        self.discounts = np.zeros((E, S), dtype=np.float32)  # γ^m
-        self.terminated = np.zeros((E, S), dtype=bool)
+        # per step, at the slot it was taken from: relabel rewards here; n-step returns are formed at sampling
+        self.rewards = np.zeros((E, S), dtype=np.float32)
+        self.terminated = np.zeros((E, S), dtype=bool)  # the episode terminated inside the n-step window
         self.next_offset = np.zeros((E, S), dtype=np.int16)  # m: the next observation's slot is i + m
         self.valid = np.zeros((E, S), dtype=bool)  # a complete transition whose frames are all present
         self.head = np.full(E, -1, dtype=np.int64)  # slot of each env's current observation
         self.next_slot = np.zeros(E, dtype=np.int64)
-        self.frames_written = 0
+        self.frames_written = np.zeros(E, dtype=np.int64)  # per env, never decreasing (see attach_storage)
+        self.storage_path: Path | None = None  # the frames file, when attach_storage moved them there
+        self._frames_map: np.memmap | None = None
+        self._written_map: np.memmap | None = None
         self._num_valid = 0  # == valid.sum(), kept up to date
-        self._open: list[list[list]] = [[] for _ in range(E)]  # per env: [slot, return, age]
+        # per env: how many of its newest decision slots have an n-step window still open
+        self._open: list[int] = [0] * E
+        self._stack_offsets = np.arange(1 - frame_stack, 1)  # a stack: the k slots ending at its own
+        self._users = np.arange(frame_stack)  # a frame: in the stacks of its slot and the k - 1 after it
+        self._ahead = np.arange(n_step)
+        self._discounts = (gamma ** np.arange(n_step + 1)).astype(np.float32)  # γ^m
+        # row m: the weight γ^j of reward j in a window of m steps (0 past its end)
+        inside = np.tril(np.ones((n_step + 1, n_step)), -1)
+        self._window_weights = (inside * gamma ** np.arange(n_step)).astype(np.float32)
         self.rng = np.random.default_rng(seed)
         self.prioritized, self.alpha, self.priority_eps = prioritized, alpha, priority_eps
         self.tree = SumTree(E * S) if prioritized else None
@@ -103,7 +133,7 @@ class ReplayBuffer:
     def _start_env(self, env: int, obs: np.ndarray) -> None:
         for frame in obs if self.k > 1 else obs[None]:
             self._write_frame(env, frame)
-        self._open[env] = []
+        self._open[env] = 0  # an unfinished episode's open windows never complete
 
     def add(
         self,
@@ -116,35 +146,35 @@ class ReplayBuffer:
     ) -> None:
         """One vector-env step from the current observations. ``valid[i]`` False marks env i's
         autoreset step (action ignored; ``next_obs[i]`` is the first observation of a new episode)."""
+        S = self.segment
         for i in range(self.num_envs):
             if not valid[i]:
                 self._start_env(i, next_obs[i])
                 continue
             slot = self.head[i]
             self.actions[i, slot] = actions[i]
-            opened = self._open[i]
-            opened.append([slot, 0.0, 0])
+            self.rewards[i, slot] = rewards[i]
             self._write_frame(i, next_obs[i][-1] if self.k > 1 else next_obs[i])
-            r = float(rewards[i])
-            for window in opened:
-                window[1] += self.gamma ** window[2] * r
-                window[2] += 1
-            if terminated[i] or truncated[i]:
-                for window in opened:
-                    self._close(i, window, bool(terminated[i]))
-                opened.clear()
-            elif opened[0][2] == self.n_step:
-                self._close(i, opened.pop(0), False)
+            opened = self._open[i] + 1  # windows open at slot - back for back < opened, back + 1 steps long
+            if terminated[i] or truncated[i]:  # every open window ends with the episode
+                for back in range(opened):
+                    self._close(i, (slot - back) % S, back + 1, bool(terminated[i]))
+                opened = 0
+            elif opened == self.n_step:
+                self._close(i, (slot - self.n_step + 1) % S, self.n_step, False)
+                opened -= 1
+            self._open[i] = opened
 
     def _write_frame(self, env: int, frame: np.ndarray) -> None:
         slot = self.next_slot[env]
         # the transitions whose stacks include this slot lose a frame
-        stale = (slot + np.arange(self.k)) % self.segment
-        self._invalidate(env, stale)
+        self._invalidate(env, (slot + self._users) % self.segment)
+        # counted before the write: a process killed in between then over-counts (a load drops one
+        # more slot than needed) instead of under-counting (a load would keep an overwritten frame)
+        self.frames_written[env] += 1
         self.frames[env, slot] = frame
         self.head[env] = slot
         self.next_slot[env] = (slot + 1) % self.segment
-        self.frames_written += 1
 
     def _invalidate(self, env: int, slots: np.ndarray) -> None:
         was = self.valid[env, slots]
@@ -154,16 +184,39 @@ class ReplayBuffer:
             if self.tree is not None:
                 self.tree.update(env * self.segment + slots[was], np.zeros(int(was.sum())))
 
-    def _close(self, env: int, window: list, terminated: bool) -> None:
-        slot, ret, age = window
-        self.returns[env, slot] = ret
-        self.discounts[env, slot] = self.gamma ** age
+    def _close(self, env: int, slot: int, length: int, terminated: bool) -> None:
+        self.next_offset[env, slot] = length
         self.terminated[env, slot] = terminated
-        self.next_offset[env, slot] = age
         self._num_valid += not self.valid[env, slot]
         self.valid[env, slot] = True
         if self.tree is not None:
             self.tree.update(np.array([env * self.segment + slot]), np.array([self.max_priority ** self.alpha]))
+
+    def relabel(self, reward_fn: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray],
+                batch_size: int = 4096) -> None:
+        """Replace the reward of every stored step that a sample can use with
+        ``reward_fn(obs, actions, next_obs)`` (batches of at most ``batch_size``, NumPy in, rewards
+        [B] out), e.g. a learned reward model or a discriminator. Later samples form their n-step
+        returns from the new rewards. Writing ``rewards[env, slot]`` directly does the same for
+        chosen steps (the step taken at that slot)."""
+        flat = self._stored_steps()
+        for start in range(0, flat.size, batch_size):
+            steps = flat[start:start + batch_size]
+            env, slot = np.divmod(steps, self.segment)
+            ring = (steps - slot)[:, None]
+            new = reward_fn(self._stack(ring, slot), _at(self.actions, steps), self._stack(ring, slot + 1))
+            self.rewards[env, slot] = np.asarray(new, dtype=np.float32).reshape(-1)
+
+    def _stored_steps(self) -> np.ndarray:
+        """Flat slots of the steps inside the window of a valid transition or of an open one."""
+        S = self.segment
+        used = np.zeros(self.valid.shape, dtype=bool)
+        env, slot = np.divmod(np.flatnonzero(self.valid), S)
+        inside = self._ahead < self.next_offset[env, slot, None]
+        used[np.broadcast_to(env[:, None], inside.shape)[inside], ((slot[:, None] + self._ahead) % S)[inside]] = True
+        for i, opened in enumerate(self._open):
+            used[i, (self.head[i] - 1 - np.arange(opened)) % S] = True  # head is the step's next observation
+        return np.flatnonzero(used)
 
     # --- sampling -------------------------------------------------------------------------------
     def sample(self, batch_size: int, beta: float = 0.4) -> ReplaySample:
@@ -179,14 +232,27 @@ class ReplayBuffer:
         else:
             flat = self._uniform(batch_size)
             weights = np.ones(batch_size, dtype=np.float32)
-        env, slot = np.divmod(flat, self.segment)
-        offset = self.next_offset[env, slot].astype(np.int64)
+        return self._transitions(flat, weights)
+
+    def _transitions(self, flat: np.ndarray, weights: np.ndarray) -> ReplaySample:
+        # everything is read at flat slots env * segment + slot: one take() is quicker than 2-D indexing
+        slot = flat % self.segment
+        ring = (flat - slot)[:, None]  # where each env's ring starts
+        length = _at(self.next_offset, flat)
         return ReplaySample(
-            obs=self._stack(env, slot), actions=self.actions[env, slot], rewards=self.returns[env, slot],
-            next_obs=self._stack(env, (slot + offset) % self.segment),
-            terminated=self.terminated[env, slot].astype(np.float32), discounts=self.discounts[env, slot],
+            obs=self._stack(ring, slot), actions=_at(self.actions, flat),
+            rewards=self._n_step_returns(ring, slot, length), next_obs=self._stack(ring, slot + length),
+            terminated=_at(self.terminated, flat).astype(np.float32), discounts=self._discounts[length],
             weights=weights, indices=flat,
         )
+
+    def _n_step_returns(self, ring: np.ndarray, slot: np.ndarray, length: np.ndarray) -> np.ndarray:
+        """Σ_{j<m} γ^j r_{t+j} (float32) for the transitions at ``slot`` of the rings starting at
+        flat slot ``ring`` [B, 1], with windows of ``length`` m."""
+        if self.n_step == 1:
+            return _at(self.rewards, ring[:, 0] + slot)
+        rewards = _at(self.rewards, ring + (slot[:, None] + self._ahead) % self.segment)
+        return (rewards * self._window_weights.take(length, axis=0)).sum(1)
 
     def _uniform(self, batch_size: int) -> np.ndarray:
         flat_valid = self.valid.reshape(-1)
@@ -196,11 +262,11 @@ class ReplayBuffer:
             return picks[:batch_size]
         return self.rng.choice(np.flatnonzero(flat_valid), size=batch_size)  # a sparse buffer: draw from the list
 
-    def _stack(self, env: np.ndarray, slot: np.ndarray) -> np.ndarray:
-        if self.k == 1:
-            return self.frames[env, slot]
-        slots = (slot[:, None] + np.arange(1 - self.k, 1)) % self.segment
-        return self.frames[env[:, None], slots]
+    def _stack(self, ring: np.ndarray, slot: np.ndarray) -> np.ndarray:
+        """The observations at ``slot`` (any int, taken mod segment) of the rings starting at flat
+        slot ``ring`` [B, 1]: the k frames ending there, or the one frame when k is 1."""
+        stacks = _at(self.frames, ring + (slot[:, None] + self._stack_offsets) % self.segment)
+        return stacks if self.k > 1 else stacks[:, 0]
 
     def update_priorities(self, indices: np.ndarray, td_errors: np.ndarray) -> None:
         """p_i = |δ_i| + ε; the tree holds p_i^α. Ignored by the uniform sampler."""
@@ -212,13 +278,86 @@ class ReplayBuffer:
         self.tree.update(np.asarray(indices)[still], priorities[still] ** self.alpha)
         self.max_priority = max(self.max_priority, float(priorities.max()))
 
+    # --- the n-step view of every slot (for inspection; sample() forms only what it draws) -------
+    @property
+    def returns(self) -> np.ndarray:
+        """float32 [E, S]: the n-step return of the transition at each slot (meaningful where ``valid``)."""
+        flat = np.arange(self.valid.size)
+        slot = flat % self.segment
+        returns = self._n_step_returns((flat - slot)[:, None], slot, self.next_offset.reshape(-1))
+        return returns.reshape(self.valid.shape)
+
+    @property
+    def discounts(self) -> np.ndarray:
+        """float32 [E, S]: γ^m of the transition at each slot (meaningful where ``valid``)."""
+        return self._discounts[self.next_offset]
+
+    # --- file-backed frames ---------------------------------------------------------------------
+    def attach_storage(self, directory: str | os.PathLike) -> None:
+        """Keep the frames in ``directory/replay_frames.npy`` from now on (memory-mapped, sparse: an
+        empty buffer costs no disk), next to ``replay_written.npy``, the per-env count of frames
+        written. Checkpoints then hold the file's path instead of the frames. Frames already written
+        (as ``frames_written`` counts them) are copied over; nothing happens if the buffer already
+        uses that file.
+
+        The files are created anew, so on resume call this after ``load_state_dict`` (which adopts
+        the checkpoint's file): a checkpoint whose file was recreated finds none of its frames."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        path = (directory / FRAMES_FILE).resolve()
+        if path == self.storage_path:
+            return
+        written = self.frames_written.copy()
+        # recreating the files rewrites every slot for a checkpoint that named them: start their
+        # count a whole ring ahead of the old one, so loading such a checkpoint drops its transitions
+        old = _read_counter(path.parent / WRITTEN_FILE, self.num_envs)
+        if old is not None:
+            written = np.maximum(written, old + self.segment)
+        # the count is in place (atomically) before the frames file is truncated
+        tmp = path.parent / f".{WRITTEN_FILE}.tmp.npy"
+        np.save(tmp, written)
+        os.replace(tmp, path.parent / WRITTEN_FILE)
+        frames = open_memmap(path, mode="w+", dtype=self.frames.dtype, shape=self.frames.shape)
+        if self.frames_written.any():
+            frames[:] = self.frames
+        self._adopt(path, frames, open_memmap(path.parent / WRITTEN_FILE, mode="r+"))
+
+    def _adopt(self, path: Path, frames: np.memmap, written: np.memmap) -> None:
+        # plain ndarray views of the maps: indexing a np.memmap costs a subclass round trip per call
+        self._frames_map, self._written_map, self.storage_path = frames, written, path
+        self.frames, self.frames_written = np.asarray(frames), np.asarray(written)
+
+    def _open_storage(self, path: Path, advice: str) -> tuple[np.memmap, np.memmap]:
+        """The frames file named by a checkpoint and its counter, checked against this buffer."""
+        try:
+            frames = open_memmap(path, mode="r+")
+            written = open_memmap(path.parent / WRITTEN_FILE, mode="r+")
+        except (OSError, ValueError) as exc:
+            raise CheckpointError(f"the replay file {path} (or its {WRITTEN_FILE}) is gone or unreadable "
+                                  f"({type(exc).__name__}: {exc}); {advice}") from exc
+        if frames.shape != self.frames.shape or frames.dtype != self.frames.dtype:
+            raise CheckpointError(f"the replay file {path} holds {frames.dtype} frames {frames.shape}, this buffer "
+                                  f"needs {self.frames.dtype} {self.frames.shape}; {advice}")
+        if written.shape != (self.num_envs,) or written.dtype != np.int64:
+            raise CheckpointError(f"{path.parent / WRITTEN_FILE} is not this replay's frame count; {advice}")
+        return frames, written
+
     # --- checkpoints ----------------------------------------------------------------------------
-    ARRAYS = ("frames", "actions", "returns", "discounts", "terminated", "next_offset", "valid", "head", "next_slot")
+    SMALL_ARRAYS = ("actions", "rewards", "terminated", "next_offset", "valid", "head", "next_slot")
+    ARRAYS = ("frames", *SMALL_ARRAYS)
 
     def state_dict(self) -> dict[str, Any]:
-        state: dict[str, Any] = {name: torch.from_numpy(getattr(self, name).copy()) for name in self.ARRAYS}
-        state["open"] = [[(int(s), float(r), int(a)) for s, r, a in opened] for opened in self._open]
-        state["frames_written"] = self.frames_written
+        """The replay as tensors and primitives. File-backed frames stay in their file (flushed
+        first); the state names the file and the frame count it was taken at."""
+        state: dict[str, Any] = {name: torch.from_numpy(getattr(self, name).copy()) for name in self.SMALL_ARRAYS}
+        if self.storage_path is None:
+            state["frames"] = torch.from_numpy(self.frames.copy())
+        else:
+            self._frames_map.flush()  # on disk before the checkpoint that vouches for them
+            self._written_map.flush()
+            state["frames_file"] = str(self.storage_path)
+        state["frames_written_per_env"] = torch.from_numpy(self.frames_written.copy())
+        state["open"] = list(self._open)
         state["max_priority"] = self.max_priority
         state["rng"] = json.dumps(self.rng.bit_generator.state)  # a resumed run draws on, not from the seed again
         if self.tree is not None:
@@ -226,19 +365,47 @@ class ReplayBuffer:
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        for name in self.ARRAYS:
-            value = state[name].numpy()
+        """Restore ``state_dict()``'s state. A file-backed state adopts its frames file; transitions
+        whose frames were overwritten after the checkpoint (the run went on, then died) are dropped.
+        Call ``start()`` before the next ``add()``."""
+        advice = "resume with save_replay=False (--save-replay false) to start with an empty replay buffer, or retrain."
+        if "rewards" not in state:
+            raise CheckpointError(f"this replay state holds n-step returns summed when stored (older rlkit); {advice}")
+        names = (*self.SMALL_ARRAYS, "frames") if "frames" in state else self.SMALL_ARRAYS
+        arrays = {name: state[name].numpy() for name in names}
+        for name, value in arrays.items():
             if value.shape != getattr(self, name).shape:
                 raise ConfigError(f"replay state {name} has shape {value.shape}, this buffer {getattr(self, name).shape}.")
+        written = state["frames_written_per_env"].numpy().astype(np.int64)
+        since = np.zeros(self.num_envs, dtype=np.int64)  # frames written after the checkpoint, per env
+        if "frames_file" in state:
+            path = Path(state["frames_file"])
+            frames, now = self._open_storage(path, advice)
+            since = now - written
+            if (since < 0).any():
+                raise CheckpointError(f"the replay file {path} counts fewer frames than this checkpoint: it was "
+                                      f"recreated since; {advice}")
+            self._adopt(path, frames, now)
+        elif self.storage_path is None:
+            self.frames, self.frames_written = arrays.pop("frames").copy(), written.copy()
+        else:  # the attached file takes the frames: a full rewrite for any checkpoint that names it
+            self.frames_written[:] = np.maximum(self.frames_written + self.segment, written)
+            self.frames[:] = arrays.pop("frames")
+        for name, value in arrays.items():
             setattr(self, name, value.copy())
-        self._open = [[list(w) for w in opened] for opened in state["open"]]
-        self.frames_written = int(state["frames_written"])
-        self.recount_transitions()
+        self._open = [int(opened) for opened in state["open"]]
         self.max_priority = float(state["max_priority"])
         if "rng" in state:  # checkpoints from before it was saved restart the stream from the seed
             self.rng.bit_generator.state = json.loads(state["rng"])
         if self.tree is not None:
             self.tree.tree = state["tree"].numpy().copy()
+        self.recount_transitions()
+        for env in np.flatnonzero(since):
+            # the run wrote on from next_slot before it died: drop what each of those writes would
+            # have invalidated (everything once a whole ring was written)
+            lost = min(int(since[env]) + self.k - 1, self.segment)
+            self._invalidate(env, (self.next_slot[env] + np.arange(lost)) % self.segment)
+            self._open[env] = 0  # its episode went on without this buffer
 
     def recount_transitions(self) -> None:
         """Resynchronise the transition count with ``valid`` after its arrays were written directly
@@ -247,4 +414,19 @@ class ReplayBuffer:
 
     @property
     def nbytes(self) -> int:
-        return sum(getattr(self, name).nbytes for name in self.ARRAYS) + (self.tree.tree.nbytes if self.tree else 0)
+        arrays = (*self.ARRAYS, "frames_written")
+        return sum(getattr(self, name).nbytes for name in arrays) + (self.tree.tree.nbytes if self.tree else 0)
+
+
+def _read_counter(path: Path, num_envs: int) -> np.ndarray | None:
+    """The frame count a replay file kept, or None if there is none that fits."""
+    try:
+        written = np.load(path)
+    except (OSError, ValueError):
+        return None
+    return written if written.shape == (num_envs,) and written.dtype == np.int64 else None
+
+
+def _at(array: np.ndarray, flat: np.ndarray) -> np.ndarray:
+    """``array`` [E, S, ...] at the flat slots ``flat`` (env * S + slot), of any shape."""
+    return array.reshape(-1, *array.shape[2:]).take(flat, axis=0)
