@@ -126,7 +126,10 @@ def _eval(argv: list[str]) -> int:
     registry = {cls.__name__: cls for cls in _registry().values()}
     if payload["agent"] not in registry:
         raise ConfigError(f"this rlkit has no agent {payload['agent']!r}.")
-    agent = registry[payload["agent"]].load(args.path, env=args.env, device=args.device)
+    cls = registry[payload["agent"]]
+    # evaluation acts; it needs no replay (which may be large, or gone with its run folder)
+    no_replay = {"save_replay": False} if "save_replay" in cls.config_class.__dataclass_fields__ else {}
+    agent = cls.load(args.path, env=args.env, device=args.device, **no_replay)
     mean, std = evaluate(agent, episodes=args.episodes, seed=args.seed, deterministic=not args.stochastic)
     print(json.dumps({"agent": payload["agent"], "env": str(agent.env_spec), "episodes": args.episodes,
                       "mean_return": mean, "std_return": std}))

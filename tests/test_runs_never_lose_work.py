@@ -246,3 +246,34 @@ def test_a_run_that_never_learned_ends_cleanly(tmp_path):
     agent.learn(300, tmp_path / "r", progress=False, eval_episodes=0)
     assert load_checkpoint(tmp_path / "r")["counters"]["num_steps"] == 300
     assert json.loads((tmp_path / "r" / "summary.json").read_text())["updates"] == 0
+
+
+# 10. every checkpoint of an Atari DQN wrote its whole replay (7.1 GB at 1M transitions)
+def test_checkpoints_hold_the_replay_frames_by_reference_and_resume_restores_them(tmp_path):
+    run = tmp_path / "r"
+    agent = DQN("CartPole-v1", seed=0, **{**TINY_DQN, "buffer_size": 4000})
+    agent.learn(600, run, checkpoint_freq=200, progress=False, eval_episodes=0)
+    saved = load_checkpoint(run)
+    assert "frames" not in saved["state"]["replay"] and saved["state"]["replay"]["frames_file"].endswith("replay_frames.npy")
+    resumed = DQN("CartPole-v1", seed=0, **{**TINY_DQN, "buffer_size": 4000})
+    resumed.restore(saved)
+    for name in ("frames", "actions", "rewards", "valid", "terminated", "next_offset"):
+        np.testing.assert_array_equal(getattr(resumed.replay, name), getattr(agent.replay, name))
+    assert resumed.replay.rng.bit_generator.state == agent.replay.rng.bit_generator.state
+    a, b = agent.replay.sample(64), resumed.replay.sample(64)
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_a_loaded_agent_never_writes_another_runs_replay_file(tmp_path):
+    run = tmp_path / "r"
+    DQN("CartPole-v1", seed=0, **TINY_DQN).learn(300, run, progress=False, eval_episodes=0)
+    frames_file = run / "replay" / "replay_frames.npy"
+    before = frames_file.read_bytes()
+    borrowed = DQN.load(run)
+    borrowed.learn(300, progress=False, eval_episodes=0)  # no log_dir: its writes stay in memory
+    assert frames_file.read_bytes() == before
+    borrowed.learn(100, tmp_path / "mine", progress=False, eval_episodes=0)  # its own folder gets a copy
+    assert (tmp_path / "mine" / "replay" / "replay_frames.npy").exists() and frames_file.read_bytes() == before
+    DQN("CartPole-v1", seed=0, **TINY_DQN).learn(400, run, resume=True, progress=False, eval_episodes=0)
+    assert load_checkpoint(run)["counters"]["num_steps"] == 400

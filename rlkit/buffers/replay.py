@@ -103,6 +103,7 @@ class ReplayBuffer:
         self.next_slot = np.zeros(E, dtype=np.int64)
         self.frames_written = np.zeros(E, dtype=np.int64)  # per env, never decreasing (see attach_storage)
         self.storage_path: Path | None = None  # the frames file, when attach_storage moved them there
+        self._writable = True  # False: storage_path is another run's file, read copy-on-write
         self._frames_map: np.memmap | None = None
         self._written_map: np.memmap | None = None
         self._num_valid = 0  # == valid.sum(), kept up to date
@@ -306,7 +307,13 @@ class ReplayBuffer:
         directory.mkdir(parents=True, exist_ok=True)
         path = (directory / FRAMES_FILE).resolve()
         if path == self.storage_path:
-            return
+            if self._writable:
+                return
+            # a checkpoint's file, loaded copy-on-write: its run folder is now ours to write
+            frames, written = self._open_storage(path, "", mode="r+")
+            if np.array_equal(written, self.frames_written):  # nothing written since it was loaded
+                self._adopt(path, frames, written, writable=True)
+                return
         written = self.frames_written.copy()
         # recreating the files rewrites every slot for a checkpoint that named them: start their
         # count a whole ring ahead of the old one, so loading such a checkpoint drops its transitions
@@ -320,18 +327,21 @@ class ReplayBuffer:
         frames = open_memmap(path, mode="w+", dtype=self.frames.dtype, shape=self.frames.shape)
         if self.frames_written.any():
             frames[:] = self.frames
-        self._adopt(path, frames, open_memmap(path.parent / WRITTEN_FILE, mode="r+"))
+        self._adopt(path, frames, open_memmap(path.parent / WRITTEN_FILE, mode="r+"), writable=True)
 
-    def _adopt(self, path: Path, frames: np.memmap, written: np.memmap) -> None:
+    def _adopt(self, path: Path, frames: np.memmap, written: np.memmap, writable: bool) -> None:
         # plain ndarray views of the maps: indexing a np.memmap costs a subclass round trip per call
         self._frames_map, self._written_map, self.storage_path = frames, written, path
         self.frames, self.frames_written = np.asarray(frames), np.asarray(written)
+        self._writable = writable
 
-    def _open_storage(self, path: Path, advice: str) -> tuple[np.memmap, np.memmap]:
-        """The frames file named by a checkpoint and its counter, checked against this buffer."""
+    def _open_storage(self, path: Path, advice: str, mode: str = "c") -> tuple[np.memmap, np.memmap]:
+        """The frames file named by a checkpoint and its counter, checked against this buffer.
+        Mode "c" (copy-on-write) reads the file and keeps every write in this process's memory:
+        only ``attach_storage``, called by the run that owns the folder, writes to it."""
         try:
-            frames = open_memmap(path, mode="r+")
-            written = open_memmap(path.parent / WRITTEN_FILE, mode="r+")
+            frames = open_memmap(path, mode=mode)
+            written = open_memmap(path.parent / WRITTEN_FILE, mode=mode)
         except (OSError, ValueError) as exc:
             raise CheckpointError(f"the replay file {path} (or its {WRITTEN_FILE}) is gone or unreadable "
                                   f"({type(exc).__name__}: {exc}); {advice}") from exc
@@ -350,8 +360,9 @@ class ReplayBuffer:
         """The replay as tensors and primitives. File-backed frames stay in their file (flushed
         first); the state names the file and the frame count it was taken at."""
         state: dict[str, Any] = {name: torch.from_numpy(getattr(self, name).copy()) for name in self.SMALL_ARRAYS}
-        if self.storage_path is None:
-            state["frames"] = torch.from_numpy(self.frames.copy())
+        if self.storage_path is None or not self._writable:
+            # in memory, or another run's file read copy-on-write: the checkpoint carries the frames
+            state["frames"] = torch.from_numpy(np.array(self.frames))
         else:
             self._frames_map.flush()  # on disk before the checkpoint that vouches for them
             self._written_map.flush()
@@ -385,7 +396,7 @@ class ReplayBuffer:
             if (since < 0).any():
                 raise CheckpointError(f"the replay file {path} counts fewer frames than this checkpoint: it was "
                                       f"recreated since; {advice}")
-            self._adopt(path, frames, now)
+            self._adopt(path, frames, now, writable=False)
         elif self.storage_path is None:
             self.frames, self.frames_written = arrays.pop("frames").copy(), written.copy()
         else:  # the attached file takes the frames: a full rewrite for any checkpoint that names it
