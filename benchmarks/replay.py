@@ -10,10 +10,10 @@ about one byte per pixel per transition).
 Prioritized overhead: one DQN learning step at batch 32 on Pong-shaped observations (NatureCNN,
 torch on all cores) from a full 1M buffer, uniform vs prioritized (sum-tree sampling, importance
 weights and the priority update included), median over repeats.
-Checkpoint (--checkpoint): a 1M-slot Atari buffer (prioritized, 3-step) with its frames in a file
-(``attach_storage``) under FOLDER (default: a new temporary folder, deleted afterwards), filled in
-bulk to 0%, 50% and 100%; at each level, seconds of ``state_dict()`` + ``save_checkpoint`` (which
-fsyncs) and the checkpoint's size. Twice per level: right after the bulk fill, while the kernel
+Checkpoint (--checkpoint): a Rainbow agent on Pong whose 1M-slot replay (prioritized, 3-step) keeps
+its frames in a file under FOLDER (default: a new temporary folder, deleted afterwards), as in a
+run folder, filled in bulk to 0%, 50% and 100%; at each level, seconds of ``agent.save`` (the
+networks, optimiser and replay state; ``save_checkpoint`` fsyncs) and the checkpoint's size. Twice per level: right after the bulk fill, while the kernel
 still holds part of the fill as dirty pages (the state's flush writes them), then again once they
 are on disk, as in a run whose frames arrive at env speed and are written back as they come.
 """
@@ -80,14 +80,14 @@ def learning_step_ms(repeats: int = 60) -> tuple[float, float]:
 
 
 def checkpoint_seconds(folder: Path) -> list[dict]:
-    """Fill levels 0, 0.5, 1 of a file-backed 1M buffer: seconds of state_dict() + save_checkpoint
-    right after the bulk fill and once the fill is on disk, and the checkpoint's size."""
-    from rlkit.buffers import ReplayBuffer
-    from rlkit.checkpoint import save_checkpoint
+    """Fill levels 0, 0.5, 1 of the file-backed 1M replay of a Rainbow agent on Pong (prioritized,
+    3-step): seconds of ``agent.save`` (networks, optimiser and replay state, fsynced) right after
+    the bulk fill and once the fill is on disk, and the checkpoint's size."""
+    from agents import Rainbow
 
-    buffer = ReplayBuffer(CAPACITY, 1, (4, 84, 84), np.uint8, (), np.int64, gamma=0.99, n_step=3, frame_stack=4,
-                          prioritized=True)
-    buffer.attach_storage(folder / "replay")
+    agent = Rainbow("ALE/Pong-v5", seed=0, buffer_size=CAPACITY)
+    agent.use_run_folder(folder)  # what train() does with the run folder
+    buffer = agent.replay
     rng = np.random.default_rng(0)
     block = rng.integers(0, 255, size=(1000, 84, 84), dtype=np.uint8)
     path = folder / "checkpoint.pt"
@@ -95,7 +95,7 @@ def checkpoint_seconds(folder: Path) -> list[dict]:
 
     def checkpoint() -> float:
         start = time.perf_counter()
-        save_checkpoint(path, {"replay": buffer.state_dict()})
+        agent.save(path)
         return time.perf_counter() - start
 
     for fill in (0.0, 0.5, 1.0):
