@@ -1,8 +1,9 @@
 """Kill loop: SIGKILL DQN runs at random moments, resume each, and check that nothing was lost.
 
 Each run trains DQN on CartPole-v1 through the CLI with a checkpoint every few hundred steps and
-its replay kept in the run folder; it is killed at a random moment (during start-up, training, a
-checkpoint write or the final evaluation), then resumed with ``--resume`` to its total. A run
+its replay kept in the run folder; it is killed at a random moment between 10% and 97% of the
+length of an uninterrupted run measured first (start-up, training, a checkpoint write or the final
+evaluation), then resumed with ``--resume`` to its total. A run
 passes when the resume exits 0 and reaches the total, no temp file is left, progress.csv's steps
 and TensorBoard's ``time/sps`` steps strictly increase (no fold, no repeat), and the replay the
 final checkpoint names loads.
@@ -24,8 +25,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TOTAL = 3000
-TRAIN = ["train", "dqn", "--env", "CartPole-v1", "--total-steps", str(TOTAL), "--checkpoint-freq", "250",
+TOTAL = 10_000
+TRAIN = ["train", "dqn", "--env", "CartPole-v1", "--total-steps", str(TOTAL), "--checkpoint-freq", "300",
          "--learning-starts", "200", "--buffer-size", "5000", "--batch-size", "32", "--train-freq", "1",
          "--target-update-interval", "250", "--eval-episodes", "2", "--no-progress"]
 
@@ -61,12 +62,21 @@ def check_run(run: Path) -> list[str]:
     return problems
 
 
-def one_run(run: Path, rng: random.Random) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    cli = [sys.executable, "-m", "rlkit.cli"]
-    proc = subprocess.Popen([*cli, *TRAIN, "--log-dir", str(run), "--seed", str(rng.randrange(1000))], env=env,
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+CLI = [sys.executable, "-m", "rlkit.cli"]
+
+
+def uninterrupted_seconds(run: Path) -> float:
+    """How long one whole run takes here, start-up and final evaluation included."""
+    start = time.perf_counter()
+    subprocess.run([*CLI, *TRAIN, "--log-dir", str(run)], env=ENV, check=True, capture_output=True, timeout=600)
+    return time.perf_counter() - start
+
+
+def one_run(run: Path, rng: random.Random, duration: float) -> dict:
+    proc = subprocess.Popen([*CLI, *TRAIN, "--log-dir", str(run), "--seed", str(rng.randrange(1000))], env=ENV,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    delay = rng.uniform(1.0, 20.0)  # start-up takes ~2-3 s; a whole run ~15-30 s here
+    delay = rng.uniform(0.1, 0.97) * duration  # anywhere: start-up, training, a checkpoint, the evaluation
     try:
         proc.wait(timeout=delay)
         killed = False
@@ -75,7 +85,7 @@ def one_run(run: Path, rng: random.Random) -> dict:
         proc.wait()
         killed = True
     temps_after_kill = len(list(run.rglob("*.tmp"))) if run.exists() else 0
-    resume = subprocess.run([*cli, "train", "dqn", "--log-dir", str(run), "--resume", "--no-progress"], env=env,
+    resume = subprocess.run([*CLI, "train", "dqn", "--log-dir", str(run), "--resume", "--no-progress"], env=ENV,
                             capture_output=True, text=True, timeout=600)
     problems = [f"resume exited {resume.returncode}: {resume.stderr[-500:]}"] if resume.returncode else check_run(run)
     return {"kill_after_s": round(delay, 2), "killed": killed, "temp_files_after_kill": temps_after_kill,
@@ -91,14 +101,17 @@ def main() -> None:
     rng = random.Random(args.seed)
     results = []
     with tempfile.TemporaryDirectory() as tmp:
+        duration = uninterrupted_seconds(Path(tmp) / "calibration")
+        print(json.dumps({"uninterrupted_run_seconds": round(duration, 1)}), flush=True)
         for i in range(args.runs):
             start = time.perf_counter()
-            result = one_run(Path(tmp) / f"run{i}", rng)
+            result = one_run(Path(tmp) / f"run{i}", rng, duration)
             result["seconds"] = round(time.perf_counter() - start, 1)
             results.append(result)
             print(json.dumps(result), flush=True)
     failed = [r for r in results if r["problems"]]
-    summary = {"runs": len(results), "killed": sum(r["killed"] for r in results),
+    summary = {"runs": len(results), "uninterrupted_run_seconds": round(duration, 1),
+               "killed": sum(r["killed"] for r in results),
                "killed_with_temp_files": sum(r["temp_files_after_kill"] > 0 for r in results),
                "failed": len(failed), "results": results}
     print(json.dumps({k: v for k, v in summary.items() if k != "results"}))

@@ -116,12 +116,12 @@ def _train_in(agent: "Agent", run: RunFolder | None, total_steps: int, *, resume
         summary = _summary(agent, logger, start_step, time.perf_counter() - start)
         if progress.stop_signal is not None:
             return _stopped(agent, run, progress, logger, summary)
+        progress.checkpoint()  # before the final evaluation: a kill there loses nothing trained
+        if run is not None:
+            summary["checkpoint"] = str(run.checkpoint)
         if eval_episodes > 0 and agent.num_steps > start_step:
             mean, std = progress.evaluate()
             summary.update(eval_mean_return=mean, eval_std_return=std, eval_episodes=eval_episodes)
-        progress.checkpoint()
-        if run is not None:
-            summary["checkpoint"] = str(run.checkpoint)
         logger.write_json("summary.json", summary)
     finally:
         logger.close()
