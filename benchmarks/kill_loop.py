@@ -3,7 +3,9 @@
 Each run trains DQN on CartPole-v1 through the CLI with a checkpoint every few hundred steps and
 its replay kept in the run folder; it is killed at a random moment between 10% and 97% of the
 length of an uninterrupted run measured first (start-up, training, a checkpoint write or the final
-evaluation), then resumed with ``--resume`` to its total. A run
+evaluation), then resumed with ``--resume`` to its total (a run killed before it wrote anything, during the
+interpreter's start-up, has nothing to resume: ``--resume`` must say so, and its command starts it
+again). A run
 passes when the resume exits 0 and reaches the total, no temp file is left, progress.csv's steps
 and TensorBoard's ``time/sps`` steps strictly increase (no fold, no repeat), and the replay the
 final checkpoint names loads.
@@ -85,11 +87,18 @@ def one_run(run: Path, rng: random.Random, duration: float) -> dict:
         proc.wait()
         killed = True
     temps_after_kill = len(list(run.rglob("*.tmp"))) if run.exists() else 0
+    started = (run / "config.json").exists() or (run / "checkpoint.pt").exists()
     resume = subprocess.run([*CLI, "train", "dqn", "--log-dir", str(run), "--resume", "--no-progress"], env=ENV,
                             capture_output=True, text=True, timeout=600)
+    if not started:  # killed before it wrote anything (interpreter start-up): resume says so, the command restarts it
+        if resume.returncode != 2 or "holds no run to resume" not in resume.stderr:
+            return {"kill_after_s": round(delay, 2), "killed": killed, "started": False,
+                    "problems": [f"resume of a run that never started: exit {resume.returncode}: {resume.stderr[-300:]}"]}
+        resume = subprocess.run([*CLI, *TRAIN, "--log-dir", str(run)], env=ENV, capture_output=True, text=True,
+                                timeout=600)
     problems = [f"resume exited {resume.returncode}: {resume.stderr[-500:]}"] if resume.returncode else check_run(run)
-    return {"kill_after_s": round(delay, 2), "killed": killed, "temp_files_after_kill": temps_after_kill,
-            "problems": problems}
+    return {"kill_after_s": round(delay, 2), "killed": killed, "started": started,
+            "temp_files_after_kill": temps_after_kill, "problems": problems}
 
 
 def main() -> None:
@@ -112,6 +121,7 @@ def main() -> None:
     failed = [r for r in results if r["problems"]]
     summary = {"runs": len(results), "uninterrupted_run_seconds": round(duration, 1),
                "killed": sum(r["killed"] for r in results),
+               "killed_before_start": sum(not r.get("started", True) for r in results),
                "killed_with_temp_files": sum(r["temp_files_after_kill"] > 0 for r in results),
                "failed": len(failed), "results": results}
     print(json.dumps({k: v for k, v in summary.items() if k != "results"}))

@@ -70,8 +70,11 @@ def _train(argv: list[str]) -> int:
     log_dir = Path(args.log_dir) if args.log_dir else None
     total_steps = args.total_steps
     if args.resume:
-        if log_dir is None or not ((log_dir / "checkpoint.pt").exists() or (log_dir / "config.json").exists()):
-            raise ConfigError("--resume needs --log-dir of a run (a folder with checkpoint.pt or config.json).")
+        if log_dir is None:
+            raise ConfigError("--resume needs the --log-dir of the run to continue.")
+        if not ((log_dir / "checkpoint.pt").exists() or (log_dir / "config.json").exists()):
+            raise ConfigError(f"{log_dir} holds no run to resume (no checkpoint.pt or config.json): a run stopped "
+                              "before it wrote anything has nothing to continue; run its command without --resume.")
         saved = read_run_settings(log_dir)
         if saved["agent"] != cls.__name__:
             raise ConfigError(f"{log_dir} holds a {saved['agent']} run, not {cls.__name__}; resume it with that agent.")
