@@ -14,7 +14,6 @@ The replay buffer holds env actions; the critic sees them in unit space.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Optional
 
 import gymnasium as gym
@@ -23,12 +22,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from rlkit.agent import EnvAgent
 from rlkit.buffers import ReplayBuffer
 from rlkit.config import EnvConfig, check, check_grad_norm
 from rlkit.errors import UnsupportedSpaceError
 from rlkit.networks import is_image_space, make_encoder
-from rlkit.off_policy import off_policy_loop
+from rlkit.off_policy import ReplayAgent
 from rlkit.networks.encoders import ACTIVATIONS
 from rlkit.optim import FlatParameters, TargetNetwork
 from rlkit.types import LearnOut, ReplaySample
@@ -150,11 +148,10 @@ def _features(obs_space: gym.spaces.Box) -> tuple[nn.Module, int]:
     return encoder, encoder.out_dim
 
 
-class DDPG(EnvAgent):
+class DDPG(ReplayAgent):
     """Deep deterministic policy gradient for Box action spaces."""
 
     config_class = DDPGConfig
-    loop = off_policy_loop
 
     def __init__(self, env: Any, **config: Any):
         super().__init__(env, **config)
@@ -171,7 +168,7 @@ class DDPG(EnvAgent):
             )
         # One thread for vector observations, as the other agents and the README say: on a few cores
         # shared with env stepping, more threads slow the per-step forward passes more than they
-        # speed up the batch-256 updates (on a shared machine: 22.8 steps/s on all cores, 78.7 on one).
+        # speed up the batch-256 updates.
         self.threads = configure_threads(cfg.torch_threads, compute_bound=is_image_space(self.observation_space))
         self.scale = ActionScale(self.action_space).to(self.device)
         self.act_dim = int(np.prod(self.action_space.shape))
@@ -263,21 +260,13 @@ class DDPG(EnvAgent):
         return LearnOut({"critic_loss": critic_loss.item(), "actor_loss": actor_loss.item(), "q_values": q.mean().item()})
 
     # --- checkpoints ----------------------------------------------------------------------------
-    def use_run_folder(self, path: Path) -> None:
-        """Keep the replay's frames in a file of the run folder: checkpoints then record only its
-        small arrays, whatever the buffer's size, and the frames survive a kill."""
-        if self.config.save_replay:
-            self.replay.attach_storage(path / "replay")
-
     def state_dict(self) -> dict[str, Any]:
         state = {"actor": self.actor.state_dict(), "critic": self.critic.state_dict(),
                  "actor_target": self.actor_target.module.state_dict(), "critic_target": self.critic_target.module.state_dict(),
                  "actor_optimizer": self.actor_optimizer.state_dict(), "critic_optimizer": self.critic_optimizer.state_dict(),
                  "noise_state": torch.from_numpy(self.noise_state.copy()),
                  "schedule": torch.tensor([self._last_train_step])}
-        if self.config.save_replay:
-            state["replay"] = self.replay.state_dict()
-        return state
+        return {**state, **self.replay_state()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.actor.load_state_dict(state["actor"])
@@ -288,5 +277,4 @@ class DDPG(EnvAgent):
         self.critic_optimizer.load_state_dict(state["critic_optimizer"])
         self.noise_state[:] = state["noise_state"].numpy()
         self._last_train_step = int(state["schedule"][0])
-        if "replay" in state and self.config.save_replay:  # save_replay=False resumes with an empty replay
-            self.replay.load_state_dict(state["replay"])
+        self.load_replay_state(state)

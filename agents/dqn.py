@@ -15,7 +15,6 @@ Exploration: ε-greedy on a linear schedule, Boltzmann as an option, or the nois
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Optional
 
 import gymnasium as gym
@@ -24,11 +23,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from rlkit.agent import EnvAgent
 from rlkit.buffers import ReplayBuffer
 from rlkit.config import EnvConfig, check, check_grad_norm
 from rlkit.errors import UnsupportedSpaceError
-from rlkit.off_policy import off_policy_loop
+from rlkit.off_policy import ReplayAgent
 from rlkit.networks import is_image_space, make_encoder
 from rlkit.networks.encoders import ACTIVATIONS
 from rlkit.networks.heads import CategoricalHead
@@ -126,11 +124,10 @@ class QNetwork(nn.Module):
         return self.head.q_values(self(obs))
 
 
-class DQN(EnvAgent):
+class DQN(ReplayAgent):
     """Deep Q-learning with double, dueling, prioritized, n-step, noisy and distributional switches."""
 
     config_class = DQNConfig
-    loop = off_policy_loop
 
     def __init__(self, env: Any, **config: Any):
         super().__init__(env, **config)
@@ -256,27 +253,18 @@ class DQN(EnvAgent):
                          "td_error": td_errors.abs().mean().item()})
 
     # --- checkpoints ----------------------------------------------------------------------------
-    def use_run_folder(self, path: Path) -> None:
-        """Keep the replay's frames in a file of the run folder: checkpoints then record only its
-        small arrays, whatever the buffer's size, and the frames survive a kill."""
-        if self.config.save_replay:
-            self.replay.attach_storage(path / "replay")
-
     def state_dict(self) -> dict[str, Any]:
         state = {"q_net": self.q_net.state_dict(), "target_net": self.target_net.state_dict(),
                  "optimizer": self.optimizer.state_dict(),
                  "schedule": torch.tensor([self._last_train_step, self._last_target_update])}
-        if self.config.save_replay:
-            state["replay"] = self.replay.state_dict()
-        return state
+        return {**state, **self.replay_state()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.q_net.load_state_dict(state["q_net"])
         self.target_net.load_state_dict(state["target_net"])
         self.optimizer.load_state_dict(state["optimizer"])
         self._last_train_step, self._last_target_update = (int(v) for v in state["schedule"])
-        if "replay" in state and self.config.save_replay:  # save_replay=False resumes with an empty replay
-            self.replay.load_state_dict(state["replay"])
+        self.load_replay_state(state)
 
 
 class Rainbow(DQN):

@@ -8,6 +8,7 @@ statistics.
 from __future__ import annotations
 
 import difflib
+import signal
 from typing import Any, Callable, Union
 
 import gymnasium as gym
@@ -150,7 +151,15 @@ def _make_gymnasium(env: EnvSpec, num_envs: int, vectorization: str, training: b
         return GymnasiumVecEnv(gym.vector.SyncVectorEnv([lambda: first] + [factory] * (num_envs - 1)))
     first.close()
     if vectorization == "async":
-        return GymnasiumVecEnv(gym.vector.AsyncVectorEnv([factory] * num_envs))
+        def worker_factory() -> gym.Env:
+            # Ctrl-C reaches the whole process group and schedulers send SIGTERM to every process:
+            # the trainer stops at a safe point and closes the workers itself, so a worker must not
+            # die first (the next step would crash the run before it saves)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            return factory()
+
+        return GymnasiumVecEnv(gym.vector.AsyncVectorEnv([worker_factory] * num_envs))
     raise ConfigError(f"vectorization {vectorization!r} unknown; choose 'sync' or 'async'.")
 
 

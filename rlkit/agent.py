@@ -20,6 +20,7 @@ from torch import nn
 from rlkit.checkpoint import load_checkpoint, save_checkpoint
 from rlkit.config import AgentConfig, EnvConfig, config_from_kwargs, config_to_dict
 from rlkit.errors import CheckpointError, ConfigError, UnsupportedSpaceError
+from rlkit.progress import DEFAULT_EVAL_MAX_EPISODE_STEPS
 from rlkit.utils import resolve_device, set_seed
 from rlkit.vec_env import make_vec_env
 
@@ -60,6 +61,7 @@ class Agent:
         self.num_updates = 0
         self.run_dir: Path | None = None  # the run folder this agent last trained into
         self.run_info: dict[str, Any] = {}  # the train() settings of that run, kept in checkpoints
+        self.restored_from: Path | None = None  # the folder of the checkpoint last restored (its files are there)
 
     # --- what a family provides -------------------------------------------------------------------
     def predict(self, obs: np.ndarray, deterministic: bool) -> np.ndarray:
@@ -76,13 +78,27 @@ class Agent:
         """Called by ``train`` with the run folder before the loop starts (after a resume's restore):
         an agent keeps large state there (a replay buffer's storage) instead of in every checkpoint."""
 
+    def leave_run_folder(self) -> None:
+        """Called by ``train`` before it releases the run folder: stop writing anything there."""
+
     def check_fits(self, payload: dict[str, Any]) -> None:
         """Raise CheckpointError when ``payload`` cannot be this agent's (before its weights load)."""
 
     def non_finite_parameters(self) -> list[str]:
-        """Names of the networks holding a NaN or an infinity: a checkpoint is never written then."""
-        return [name for name, module in vars(self).items() if isinstance(module, nn.Module)
-                and any(not bool(torch.isfinite(p).all()) for p in module.parameters())]
+        """Names of the networks (torch modules, or float arrays such as a linear policy's weights)
+        holding a NaN or an infinity: a checkpoint is never written then. A family that keeps its
+        parameters elsewhere overrides this."""
+        bad = []
+        for name, value in vars(self).items():
+            if isinstance(value, nn.Module):
+                finite = all(bool(torch.isfinite(p).all()) for p in value.parameters())
+            elif isinstance(value, np.ndarray) and np.issubdtype(value.dtype, np.floating):
+                finite = bool(np.isfinite(value).all())
+            else:
+                continue
+            if not finite:
+                bad.append(name)
+        return bad
 
     # --- public API -----------------------------------------------------------------------------
     def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
@@ -100,6 +116,7 @@ class Agent:
         checkpoint_freq: int | None = None,
         eval_freq: int = 0,
         eval_episodes: int = 20,
+        eval_max_episode_steps: int = DEFAULT_EVAL_MAX_EPISODE_STEPS,
         progress: bool = True,
     ) -> "Agent":
         """Train for ``total_steps`` more steps (with ``resume=True``: continue the run in
@@ -108,7 +125,8 @@ class Agent:
 
         return train(
             self, total_steps, log_dir=log_dir, resume=resume, overwrite=overwrite, checkpoint_freq=checkpoint_freq,
-            eval_freq=eval_freq, eval_episodes=eval_episodes, progress=progress,
+            eval_freq=eval_freq, eval_episodes=eval_episodes, eval_max_episode_steps=eval_max_episode_steps,
+            progress=progress,
         )
 
     def checkpoint_payload(self) -> dict[str, Any]:
@@ -139,6 +157,7 @@ class Agent:
         if payload["agent"] != type(self).__name__:
             raise CheckpointError(f"the checkpoint holds a {payload['agent']}, not a {type(self).__name__}; load it with that class.")
         self.check_fits(payload)
+        self.restored_from = Path(payload["source"]).parent if "source" in payload else None
         try:
             self.load_state_dict(payload["state"])
         except (KeyError, RuntimeError, ValueError) as exc:

@@ -80,6 +80,7 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         ) from exc
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path} is a torch file but not an rlkit checkpoint; load it with the program that wrote it.")
+    payload["source"] = str(path.resolve())  # where it was read from (not stored): its run folder holds its files
     if payload.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(
             f"{path} has checkpoint format {payload.get('format_version')}, this rlkit reads {FORMAT_VERSION}."

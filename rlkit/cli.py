@@ -124,12 +124,17 @@ def _eval(argv: list[str]) -> int:
     parser.add_argument("--seed", type=int, default=123)
     parser.add_argument("--stochastic", action="store_true", help="sample actions instead of taking the mode")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--agent", help="package.module:ClassName of an agent from outside rlkit's own")
     args = parser.parse_args(argv)
     payload = load_checkpoint(args.path)
     registry = {cls.__name__: cls for cls in _registry().values()}
-    if payload["agent"] not in registry:
-        raise ConfigError(f"this rlkit has no agent {payload['agent']!r}.")
-    cls = registry[payload["agent"]]
+    if args.agent:
+        cls = _agent_class(args.agent)
+    elif payload["agent"] in registry:
+        cls = registry[payload["agent"]]
+    else:
+        raise ConfigError(f"{payload['agent']!r} is not one of rlkit's agents; name its class with "
+                          "--agent package.module:ClassName.")
     # evaluation acts; it needs no replay (which may be large, or gone with its run folder)
     no_replay = {"save_replay": False} if "save_replay" in cls.config_class.__dataclass_fields__ else {}
     agent = cls.load(args.path, env=args.env, device=args.device, **no_replay)

@@ -2,13 +2,17 @@
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from rlkit.errors import ConfigError
 from rlkit.progress import DEFAULT_EVAL_MAX_EPISODE_STEPS
 from rlkit.vec_env import make_vec_env
+
+
+class EvaluationStopped(Exception):
+    """``stop()`` asked to abandon an evaluation (a run stopping on SIGTERM)."""
 
 
 def evaluate(
@@ -20,6 +24,7 @@ def evaluate(
     num_envs: int | None = None,
     backend: str = "gymnasium",
     max_episode_steps: int = DEFAULT_EVAL_MAX_EPISODE_STEPS,
+    stop: Callable[[], bool] | None = None,
 ) -> tuple[float, float]:
     """Mean and std of the return over ``episodes`` episodes (full games on Atari, unclipped).
 
@@ -28,7 +33,7 @@ def evaluate(
     seed)``. Episodes are spread evenly over the envs and each env stops counting at its quota, so
     short episodes are not over-represented. An episode still running after ``max_episode_steps``
     steps is cut there and counts with its return so far (with a warning), so an env that never
-    ends cannot hang an evaluation.
+    ends cannot hang an evaluation. ``stop``, checked every step, abandons it (``EvaluationStopped``).
     """
     from rlkit.agent import EnvAgent
 
@@ -56,6 +61,8 @@ def evaluate(
         cut = 0
         obs = envs.reset(seed=seed)
         while counting.any():
+            if stop is not None and stop():
+                raise EvaluationStopped
             step = envs.step(agent.act(obs, deterministic=deterministic))
             live = ~resetting  # the step after an end is a reset: not part of any episode
             running += np.where(live, step.rewards, 0.0)
@@ -75,8 +82,9 @@ def evaluate(
             obs = step.obs
     finally:
         envs.close()
-    if cut:
-        warnings.warn(f"{cut} evaluation episode(s) ran {max_episode_steps} steps without ending and were cut there; "
-                      "pass max_episode_steps (eval_max_episode_steps in train) to change the cap.", stacklevel=2)
     flat = np.array([r for env_returns in returns for r in env_returns])
+    if cut:
+        warnings.warn(f"{cut} evaluation episode(s) ran {max_episode_steps} steps without ending and were cut there "
+                      f"(their envs stopped counting): the mean is over {flat.size} of {episodes} episodes. Pass "
+                      "max_episode_steps (eval_max_episode_steps in learn/train) to change the cap.", stacklevel=2)
     return float(flat.mean()), float(flat.std())

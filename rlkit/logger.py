@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
+import os
 import math
 import sys
 import time
@@ -50,10 +52,11 @@ class Logger:
         if not rows:
             return
         self._csv_fields = list(rows[0].keys())
-        with open(self.csv_path, "w", newline="") as f:
-            writer = csv.DictWriter(f, self._csv_fields)
-            writer.writeheader()
-            writer.writerows(r for r in rows if int(r["step"]) <= start_step)
+        kept = io.StringIO()
+        writer = csv.DictWriter(kept, self._csv_fields)
+        writer.writeheader()
+        writer.writerows(r for r in rows if int(r["step"]) <= start_step)
+        _write_atomically(self.csv_path, kept.getvalue())
 
     def episodes(self, step: int, returns: list[float], lengths: list[int]) -> None:
         for ret, length in zip(returns, lengths):
@@ -118,7 +121,7 @@ class Logger:
         if self.log_dir is None:
             return None
         path = self.log_dir / name
-        path.write_text(json.dumps(data, indent=2, default=float) + "\n")
+        _write_atomically(path, json.dumps(data, indent=2, default=float) + "\n")
         return path
 
     def close(self) -> None:
@@ -126,3 +129,10 @@ class Logger:
         if self.writer is not None:
             self.writer.flush()
             self.writer.close()
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """A temp file beside ``path``, then a rename: a kill leaves the old file or the new one."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)

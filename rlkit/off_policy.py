@@ -2,10 +2,12 @@
 decides when to learn (``learning_starts``, ``train_freq``, ``gradient_steps``)."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from rlkit.agent import EnvAgent
 from rlkit.buffers import ReplayBuffer
 from rlkit.types import LearnOut
 
@@ -57,3 +59,27 @@ def off_policy_loop(agent: OffPolicyLearner, progress: Progress) -> None:
             pending.clear()
             next_log = agent.num_steps + LOG_EVERY
         progress.safe_point()
+
+
+class ReplayAgent(EnvAgent):
+    """What the replay-based agents (DQN, DDPG) share besides their loop: ``self.replay`` kept in
+    the run folder while a run owns it, and in checkpoints unless ``save_replay=False``."""
+
+    loop = off_policy_loop
+    replay: ReplayBuffer
+
+    def use_run_folder(self, path: Path) -> None:
+        """Keep the replay's frames in a file of the run folder: checkpoints then record only its
+        small arrays, whatever the buffer's size, and the frames survive a kill."""
+        if self.config.save_replay:
+            self.replay.attach_storage(path / "replay")
+
+    def leave_run_folder(self) -> None:
+        self.replay.detach_storage()  # the folder's lock is released: its file is no longer ours to write
+
+    def replay_state(self) -> dict[str, Any]:
+        return {"replay": self.replay.state_dict()} if self.config.save_replay else {}
+
+    def load_replay_state(self, state: dict[str, Any]) -> None:
+        if "replay" in state and self.config.save_replay:  # save_replay=False resumes with an empty replay
+            self.replay.load_state_dict(state["replay"], run_dir=self.restored_from)

@@ -50,6 +50,13 @@ class Policy:
         if self.numpy_inference:
             self.net.use_numpy_rollouts(rng)
 
+    def reseed(self, seed: int) -> "Policy":
+        """A random stream of its own: copies sent to workers carry the sender's stream, so every
+        worker would sample the same actions until each is reseeded. Torch-path sampling draws
+        from torch's generator; seed that in the worker too (``torch.manual_seed``)."""
+        self.rng = np.random.default_rng(seed)
+        return self
+
     @property
     def device(self) -> torch.device:
         return next(self.net.parameters()).device

@@ -94,14 +94,20 @@ class Progress:
             self.next_checkpoint = (step // self.checkpoint_freq + 1) * self.checkpoint_freq
 
     # --- what progress does ----------------------------------------------------------------------
-    def evaluate(self) -> tuple[float, float]:
-        from rlkit.evaluation import evaluate
+    def evaluate(self) -> tuple[float, float] | None:
+        """Mean and std over ``eval_episodes``, logged; None when a stop request cut it short (a
+        scheduler's grace period is no time for 20 Atari games: the checkpoint comes first)."""
+        from rlkit.evaluation import EvaluationStopped, evaluate
 
         self.logger.phase("evaluation")
-        mean, std = evaluate(self.agent, episodes=self.eval_episodes, seed=self.agent.config.seed + 10_000,
-                             max_episode_steps=self.eval_max_episode_steps)
+        try:
+            mean, std = evaluate(self.agent, episodes=self.eval_episodes, seed=self.agent.config.seed + 10_000,
+                                 max_episode_steps=self.eval_max_episode_steps, stop=lambda: self.stop_signal is not None)
+        except EvaluationStopped:
+            return None
+        finally:
+            self.logger.phase("training")
         self.logger.evaluation(self.agent.num_steps, mean, std)
-        self.logger.phase("training")
         return mean, std
 
     def checkpoint(self) -> None:

@@ -64,8 +64,10 @@ class RunFolder:
             shutil.rmtree(self.path / name, ignore_errors=True)
 
     def _remove_temp_files(self) -> list[Path]:
-        # only the lock holder writes here, so every temp file is a dead writer's
-        stale = [p for p in self.path.rglob(".*.tmp") if p.is_file()]
+        # only the lock holder writes here, so every temp file is a dead writer's; only this run's
+        # own folders are looked at (log_dir may hold other runs' folders, with writers of their own)
+        stale = [p for folder in (self.path, *(self.path / d for d in RUN_DIRS)) for p in folder.glob(".*.tmp")
+                 if p.is_file()]
         for p in stale:
             p.unlink(missing_ok=True)
         return stale

@@ -51,6 +51,8 @@ def train(
     _check_int("eval_freq", eval_freq, minimum=0)
     _check_int("eval_episodes", eval_episodes, minimum=0)
     _check_int("eval_max_episode_steps", eval_max_episode_steps, minimum=1)
+    if eval_freq > 0 and eval_episodes == 0:
+        raise ConfigError("eval_freq > 0 evaluates during the run and needs eval_episodes >= 1; pass both, or eval_freq=0.")
     if checkpoint_freq is not None:
         _check_int("checkpoint_freq", checkpoint_freq, minimum=1)
     if resume and log_dir is None:
@@ -65,14 +67,18 @@ def train(
                          show_progress=progress)
     finally:
         if run is not None:
+            agent.leave_run_folder()  # nothing of the agent writes into the folder once its lock is released
             run.close()
 
 
 def _train_in(agent: "Agent", run: RunFolder | None, total_steps: int, *, resume: bool, overwrite: bool,
               checkpoint_freq: int | None, eval_freq: int, eval_episodes: int, eval_max_episode_steps: int,
               show_progress: bool) -> "Agent":
+    if eval_freq > 0 and not _can_evaluate(agent, warn=False):
+        raise ConfigError("eval_freq > 0 needs an agent that can be evaluated: this one was built on an Env instance; "
+                          "pass an env id or a factory.")
     continuing = run is not None and agent.run_dir is not None and agent.run_dir.resolve() == run.path.resolve()
-    if run is not None and run.holds_run() and not (resume or continuing):
+    if run is not None and run.holds_run() and (overwrite or not (resume or continuing)):
         if not overwrite:
             raise RunFolderError(
                 f"{run.path} holds a run already; continue it with --resume (resume=True), replace it with "
@@ -87,9 +93,12 @@ def _train_in(agent: "Agent", run: RunFolder | None, total_steps: int, *, resume
         else:  # killed before its first checkpoint: nothing to continue, start the run again
             run.clear()
             target, run_start = total_steps, agent.num_steps
-        if agent.num_steps >= target:
-            warnings.warn(f"the run in {run.path} already has {agent.num_steps} of {target} steps; nothing to train.",
-                          stacklevel=3)
+        if agent.num_steps >= target:  # a finished run: leave every file of it as it is
+            summary_file = run.path / "summary.json"
+            agent.last_summary = json.loads(summary_file.read_text()) if summary_file.exists() else {}
+            warnings.warn(f"the run in {run.path} is already complete ({agent.num_steps} of {target} steps); "
+                          "nothing was changed.", stacklevel=3)
+            return agent
     else:
         run_start = agent.num_steps
         target = agent.num_steps + total_steps
@@ -119,9 +128,10 @@ def _train_in(agent: "Agent", run: RunFolder | None, total_steps: int, *, resume
         progress.checkpoint()  # before the final evaluation: a kill there loses nothing trained
         if run is not None:
             summary["checkpoint"] = str(run.checkpoint)
-        if eval_episodes > 0 and agent.num_steps > start_step:
-            mean, std = progress.evaluate()
-            summary.update(eval_mean_return=mean, eval_std_return=std, eval_episodes=eval_episodes)
+        if eval_episodes > 0 and agent.num_steps > start_step and _can_evaluate(agent):
+            evaluated = progress.evaluate()
+            if evaluated is not None:
+                summary.update(eval_mean_return=evaluated[0], eval_std_return=evaluated[1], eval_episodes=eval_episodes)
         logger.write_json("summary.json", summary)
     finally:
         logger.close()
@@ -131,6 +141,18 @@ def _train_in(agent: "Agent", run: RunFolder | None, total_steps: int, *, resume
         plot_runs([run.path], run.path / "learning_curve.png")
     agent.last_summary = summary
     return agent
+
+
+def _can_evaluate(agent: "Agent", warn: bool = True) -> bool:
+    """An agent built on an Env instance has no env to rebuild for evaluation: say so, go on."""
+    from rlkit.agent import EnvAgent
+
+    if isinstance(agent, EnvAgent) and agent.env_spec is None:
+        if warn:
+            warnings.warn("no final evaluation: the agent was built on an Env instance, which cannot be rebuilt; pass "
+                          "an env id or a factory, or call rlkit.evaluate(agent, env=...).", stacklevel=4)
+        return False
+    return True
 
 
 def _summary(agent: "Agent", logger: Logger, start_step: int, seconds: float) -> dict:

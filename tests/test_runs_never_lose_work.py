@@ -92,11 +92,18 @@ def test_a_second_writer_is_refused(tmp_path):
 def test_stale_temp_files_are_removed_when_the_run_continues(tmp_path):
     run = tmp_path / "r"
     PPO2("CartPole-v1", seed=0, **TINY_PPO).learn(128, run, progress=False, eval_episodes=0)
-    (run / ".checkpoint.pt.abc123.tmp").write_bytes(b"\0" * 1000)
+    # the names a kill leaves: a checkpoint, config.json or progress.csv being written, the replay's counter
+    stale = [run / ".checkpoint.pt.abc123.tmp", run / ".config.json.tmp", run / ".progress.csv.tmp",
+             run / "replay" / ".replay_written.npy.tmp"]
     (run / "replay").mkdir()
-    (run / "replay" / ".replay.xyz.tmp").write_bytes(b"\0")
+    for path in stale:
+        path.write_bytes(b"\0" * 100)
+    other_run = run / "another-run"  # a folder of someone else's inside: not ours to clean
+    other_run.mkdir()
+    (other_run / ".checkpoint.pt.live.tmp").write_bytes(b"\0")
     PPO2("CartPole-v1", seed=0, **TINY_PPO).learn(256, run, resume=True, progress=False, eval_episodes=0)
-    assert not list(run.rglob("*.tmp"))
+    assert not any(path.exists() for path in stale)
+    assert (other_run / ".checkpoint.pt.live.tmp").exists()
 
 
 # 5. an env whose episodes never end hung the final evaluation
@@ -277,3 +284,93 @@ def test_a_loaded_agent_never_writes_another_runs_replay_file(tmp_path):
     assert (tmp_path / "mine" / "replay" / "replay_frames.npy").exists() and frames_file.read_bytes() == before
     DQN("CartPole-v1", seed=0, **TINY_DQN).learn(400, run, resume=True, progress=False, eval_episodes=0)
     assert load_checkpoint(run)["counters"]["num_steps"] == 400
+
+
+# --- found in review -----------------------------------------------------------------------------
+def test_an_agent_on_an_env_instance_finishes_its_run_without_an_evaluation(tmp_path):
+    agent = PPO2(gym.make("CartPole-v1"), seed=0, **TINY_PPO)
+    with pytest.warns(UserWarning, match="no final evaluation"):
+        agent.learn(128, tmp_path / "r", progress=False)
+    assert "eval_mean_return" not in agent.last_summary and (tmp_path / "r" / "summary.json").exists()
+    with pytest.raises(ConfigError, match="eval_freq"):
+        agent.learn(128, progress=False, eval_freq=64)
+
+
+def test_resuming_a_finished_run_changes_nothing(tmp_path):
+    run = tmp_path / "r"
+    PPO2("CartPole-v1", seed=0, **TINY_PPO).learn(128, run, progress=False, eval_episodes=2)
+    before = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in run.iterdir() if p.is_file()}
+    with pytest.warns(UserWarning, match="already complete"):
+        agent = PPO2("CartPole-v1", seed=0, **TINY_PPO).learn(128, run, resume=True, progress=False, eval_episodes=2)
+    assert agent.last_summary["eval_episodes"] == 2
+    after = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in run.iterdir() if p.is_file()}
+    assert after == before
+
+
+def test_periodic_evaluation_needs_episodes_and_a_stop_request_cuts_it_short():
+    agent = PPO2("CartPole-v1", seed=0, **TINY_PPO)
+    with pytest.raises(ConfigError, match="eval_episodes"):
+        agent.learn(128, progress=False, eval_freq=64, eval_episodes=0)
+    from rlkit.evaluation import EvaluationStopped
+
+    with pytest.raises(EvaluationStopped):
+        evaluate(agent, episodes=5, stop=lambda: True)
+
+
+def test_overwrite_replaces_a_run_the_agent_itself_wrote(tmp_path):
+    agent = PPO2("CartPole-v1", seed=0, **TINY_PPO)
+    agent.learn(128, tmp_path / "r", progress=False, eval_episodes=0)
+    agent.learn(64, tmp_path / "r", overwrite=True, progress=False, eval_episodes=0)
+    assert _csv_steps(tmp_path / "r") == [192]  # the old rows are gone: a new run from where the agent is
+
+
+def test_a_moved_run_folder_resumes_from_its_own_replay(tmp_path):
+    DQN("CartPole-v1", seed=0, **TINY_DQN).learn(300, tmp_path / "r", progress=False, eval_episodes=0)
+    (tmp_path / "r").rename(tmp_path / "moved")
+    agent = DQN("CartPole-v1", seed=0, **TINY_DQN).learn(400, tmp_path / "moved", resume=True, progress=False,
+                                                          eval_episodes=0)
+    assert agent.replay.storage_path == (tmp_path / "moved" / "replay" / "replay_frames.npy").resolve()
+    assert agent.replay.num_transitions > 300
+
+
+def test_resuming_with_other_replay_settings_is_a_checkpoint_error(tmp_path):
+    DQN("CartPole-v1", seed=0, **TINY_DQN).learn(200, tmp_path / "r", progress=False, eval_episodes=0)
+    with pytest.raises(CheckpointError, match="n_step"):
+        DQN("CartPole-v1", seed=0, n_step=3, **TINY_DQN).learn(400, tmp_path / "r", resume=True, progress=False,
+                                                                 eval_episodes=0)
+
+
+def test_a_replay_that_does_not_fit_on_the_disk_is_refused_at_the_start(tmp_path, monkeypatch):
+    def full(fd, offset, length):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "posix_fallocate", full)
+    with pytest.raises(ConfigError, match="needs .* GB .*save_replay=False"):
+        DQN("CartPole-v1", seed=0, **TINY_DQN).learn(200, tmp_path / "r", progress=False, eval_episodes=0)
+
+
+def test_an_agent_stops_writing_its_run_folder_when_the_run_ends(tmp_path):
+    agent = DQN("CartPole-v1", seed=0, **TINY_DQN).learn(300, tmp_path / "r", progress=False, eval_episodes=0)
+    frames_file = tmp_path / "r" / "replay" / "replay_frames.npy"
+    before = frames_file.read_bytes()
+    agent.learn(200, progress=False, eval_episodes=0)  # no log_dir: the folder's lock is not held
+    assert frames_file.read_bytes() == before
+    agent.learn(100, tmp_path / "r", progress=False, eval_episodes=0)  # the same run, continued
+    assert load_checkpoint(tmp_path / "r")["counters"]["num_steps"] == 600
+    assert DQN.load(tmp_path / "r").replay.num_transitions > 500
+
+
+def test_ctrl_c_stops_a_run_on_async_envs_at_a_safe_point(tmp_path):
+    run = tmp_path / "r"
+    train = [sys.executable, "-m", "rlkit.cli", "train", "ppo2", "--env", "CartPole-v1", "--total-steps", "200000",
+             "--num-envs", "2", "--vectorization", "async", "--n-steps", "32", "--batch-size", "64",
+             "--checkpoint-freq", "100000", "--eval-episodes", "0", "--no-progress", "--log-dir", str(run)]
+    # its own process group, as a terminal's foreground job: Ctrl-C reaches the env workers too
+    proc = subprocess.Popen(train, env=CLI_ENV, cwd=tmp_path, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not ((run / "progress.csv").exists() and len(_csv_steps(run)) > 5):
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert load_checkpoint(run)["counters"]["num_steps"] == _csv_steps(run)[-1]

@@ -46,6 +46,15 @@ def test_a_family_with_its_own_loop_trains_and_resumes_through_the_cli(tmp_path)
     assert load_checkpoint(run)["counters"]["num_steps"] >= 6000
     steps = _csv_steps(run)
     assert steps == sorted(set(steps)) and steps[-1] >= 6000  # one row per update, no fold
+    evaluated = _cli("eval", str(run), "--agent", "toy_family:RandomSearch", "--episodes", "2", cwd=tmp_path)
+    assert evaluated.returncode == 0 and json.loads(evaluated.stdout)["episodes"] == 2, evaluated.stderr
+
+
+def test_policy_copies_reseed_their_own_stream():
+    agent = PPO2("CartPole-v1", seed=0, n_steps=32, batch_size=32)
+    a, b = (pickle.loads(pickle.dumps(agent.policy)).reseed(s) for s in (1, 2))
+    obs = np.zeros((64, 4), dtype=np.float32)
+    assert not np.array_equal(a.explore(obs).actions, b.explore(obs).actions)
 
 
 def test_a_family_without_an_env_trains_without_env_flag_and_evaluates_itself(tmp_path):
@@ -118,7 +127,8 @@ def test_reward_fn_replaces_the_env_reward_before_normalisation():
 
 
 def test_schedules_read_one_progress_convention():
-    # anneal_lr decays to 0 over the run: the last update of a 4-update run uses 1/4 of the rate
+    # progress is read after each rollout, as SB3 does: the updates of a 4-rollout run see 1/4 ... 4/4
+    # of the run done (so with anneal_lr the first update uses 3/4 of the rate and the last 0)
     agent = PPO2("CartPole-v1", seed=0, n_steps=32, batch_size=32, learning_rate=1e-3, anneal_lr=True)
     rates = []
     original = agent.update
@@ -141,5 +151,6 @@ def test_documents_cited_in_code_exist():
         for path in (ROOT / folder).rglob("*.py"):
             text = path.read_text()
             cited |= {word.strip("`'\"(),.;:") for word in text.split() if word.strip("`'\"(),.;:").endswith(".md")}
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
     for name in cited:
-        assert any(ROOT.rglob(Path(name).name)), f"code cites {name}, which the project does not have"
+        assert any(Path(t).name == Path(name).name for t in tracked), f"code cites {name}, which the project does not have"

@@ -32,8 +32,10 @@ transitions that used them are dropped.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any, Callable
 
@@ -295,10 +297,11 @@ class ReplayBuffer:
 
     # --- file-backed frames ---------------------------------------------------------------------
     def attach_storage(self, directory: str | os.PathLike) -> None:
-        """Keep the frames in ``directory/replay_frames.npy`` from now on (memory-mapped, sparse: an
-        empty buffer costs no disk), next to ``replay_written.npy``, the per-env count of frames
-        written. Checkpoints then hold the file's path instead of the frames. Frames already written
-        (as ``frames_written`` counts them) are copied over; nothing happens if the buffer already
+        """Keep the frames in ``directory/replay_frames.npy`` from now on (memory-mapped, its whole
+        size reserved on disk up front: a full disk is a typed error here, not a SIGBUS in the
+        middle of a run), next to ``replay_written.npy``, the per-env count of frames written.
+        Checkpoints then hold the file's path instead of the frames. Frames already written (as
+        ``frames_written`` counts them) are copied over; nothing happens if the buffer already
         uses that file.
 
         The files are created anew, so on resume call this after ``load_state_dict`` (which adopts
@@ -310,8 +313,11 @@ class ReplayBuffer:
             if self._writable:
                 return
             # a checkpoint's file, loaded copy-on-write: its run folder is now ours to write
-            frames, written = self._open_storage(path, "", mode="r+")
-            if np.array_equal(written, self.frames_written):  # nothing written since it was loaded
+            try:
+                frames, written = self._open_storage(path, "", mode="r+")
+            except CheckpointError:  # removed since (an overwritten run): make it again from memory
+                frames = written = None
+            if written is not None and np.array_equal(written, self.frames_written):  # nothing written since
                 self._adopt(path, frames, written, writable=True)
                 return
         written = self.frames_written.copy()
@@ -321,12 +327,19 @@ class ReplayBuffer:
         if old is not None:
             written = np.maximum(written, old + self.segment)
         # the count is in place (atomically) before the frames file is truncated
-        tmp = path.parent / f".{WRITTEN_FILE}.tmp.npy"
-        np.save(tmp, written)
+        tmp = path.parent / f".{WRITTEN_FILE}.tmp"
+        with open(tmp, "wb") as f:
+            np.save(f, written)
         os.replace(tmp, path.parent / WRITTEN_FILE)
-        frames = open_memmap(path, mode="w+", dtype=self.frames.dtype, shape=self.frames.shape)
+        # a new file renamed into place: this buffer may be reading the old one (copy-on-write),
+        # whose pages must not change under it
+        fresh = path.parent / f".{FRAMES_FILE}.tmp"
+        frames = open_memmap(fresh, mode="w+", dtype=self.frames.dtype, shape=self.frames.shape)
+        _reserve(fresh, directory)
         if self.frames_written.any():
             frames[:] = self.frames
+        frames.flush()
+        os.replace(fresh, path)
         self._adopt(path, frames, open_memmap(path.parent / WRITTEN_FILE, mode="r+"), writable=True)
 
     def _adopt(self, path: Path, frames: np.memmap, written: np.memmap, writable: bool) -> None:
@@ -334,6 +347,26 @@ class ReplayBuffer:
         self._frames_map, self._written_map, self.storage_path = frames, written, path
         self.frames, self.frames_written = np.asarray(frames), np.asarray(written)
         self._writable = writable
+
+    def detach_storage(self) -> None:
+        """Stop writing the frames file (its run folder is being released): it stays mapped
+        copy-on-write, so this buffer reads it and keeps its own later writes in memory."""
+        if self.storage_path is None or not self._writable:
+            return
+        self._frames_map.flush()
+        self._written_map.flush()
+        frames, written = self._open_storage(self.storage_path, "", mode="c")
+        self._adopt(self.storage_path, frames, written, writable=False)
+
+    def _references_file(self) -> bool:
+        """True when the frames file holds exactly this buffer's frames (as its counter shows), so
+        a checkpoint can name it instead of copying them."""
+        if self.storage_path is None:
+            return False
+        if self._writable:
+            return True
+        on_disk = _read_counter(self.storage_path.parent / WRITTEN_FILE, self.num_envs)
+        return on_disk is not None and np.array_equal(on_disk, self.frames_written)
 
     def _open_storage(self, path: Path, advice: str, mode: str = "c") -> tuple[np.memmap, np.memmap]:
         """The frames file named by a checkpoint and its counter, checked against this buffer.
@@ -360,14 +393,16 @@ class ReplayBuffer:
         """The replay as tensors and primitives. File-backed frames stay in their file (flushed
         first); the state names the file and the frame count it was taken at."""
         state: dict[str, Any] = {name: torch.from_numpy(getattr(self, name).copy()) for name in self.SMALL_ARRAYS}
-        if self.storage_path is None or not self._writable:
-            # in memory, or another run's file read copy-on-write: the checkpoint carries the frames
+        if not self._references_file():
+            # in memory, or a file read copy-on-write and written to since: the checkpoint carries them
             state["frames"] = torch.from_numpy(np.array(self.frames))
         else:
-            self._frames_map.flush()  # on disk before the checkpoint that vouches for them
-            self._written_map.flush()
+            if self._writable:
+                self._frames_map.flush()  # on disk before the checkpoint that vouches for them
+                self._written_map.flush()
             state["frames_file"] = str(self.storage_path)
         state["frames_written_per_env"] = torch.from_numpy(self.frames_written.copy())
+        state["settings"] = {"n_step": self.n_step, "gamma": self.gamma, "frame_stack": self.k}
         state["open"] = list(self._open)
         state["max_priority"] = self.max_priority
         state["rng"] = json.dumps(self.rng.bit_generator.state)  # a resumed run draws on, not from the seed again
@@ -375,13 +410,20 @@ class ReplayBuffer:
             state["tree"] = torch.from_numpy(self.tree.tree.copy())
         return state
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore ``state_dict()``'s state. A file-backed state adopts its frames file; transitions
-        whose frames were overwritten after the checkpoint (the run went on, then died) are dropped.
-        Call ``start()`` before the next ``add()``."""
+    def load_state_dict(self, state: dict[str, Any], run_dir: Path | None = None) -> None:
+        """Restore ``state_dict()``'s state. A file-backed state adopts its frames file (the one in
+        ``run_dir/replay`` when there is one: a run folder that was moved or copied keeps using its
+        own); transitions whose frames were overwritten after the checkpoint (the run went on, then
+        died) are dropped. Call ``start()`` before the next ``add()``."""
         advice = "resume with save_replay=False (--save-replay false) to start with an empty replay buffer, or retrain."
         if "rewards" not in state:
             raise CheckpointError(f"this replay state holds n-step returns summed when stored (older rlkit); {advice}")
+        saved = state.get("settings", {})
+        mine = {"n_step": self.n_step, "gamma": self.gamma, "frame_stack": self.k}
+        differs = {k: (saved[k], v) for k, v in mine.items() if k in saved and saved[k] != v}
+        if differs:
+            raise CheckpointError(f"the replay was stored with other settings (saved, now): {differs}; resume with "
+                                  f"the saved ones, or {advice}")
         names = (*self.SMALL_ARRAYS, "frames") if "frames" in state else self.SMALL_ARRAYS
         arrays = {name: state[name].numpy() for name in names}
         for name, value in arrays.items():
@@ -391,6 +433,8 @@ class ReplayBuffer:
         since = np.zeros(self.num_envs, dtype=np.int64)  # frames written after the checkpoint, per env
         if "frames_file" in state:
             path = Path(state["frames_file"])
+            if run_dir is not None and (Path(run_dir) / "replay" / FRAMES_FILE).exists():
+                path = (Path(run_dir) / "replay" / FRAMES_FILE).resolve()
             frames, now = self._open_storage(path, advice)
             since = now - written
             if (since < 0).any():
@@ -427,6 +471,29 @@ class ReplayBuffer:
     def nbytes(self) -> int:
         arrays = (*self.ARRAYS, "frames_written")
         return sum(getattr(self, name).nbytes for name in arrays) + (self.tree.tree.nbytes if self.tree else 0)
+
+
+def _reserve(path: Path, directory: Path) -> None:
+    """Allocate the whole (sparse) frames file now: writing a page of a memory map on a full disk
+    kills the process with SIGBUS, where allocating it here raises ENOSPC."""
+    if not hasattr(os, "posix_fallocate"):  # pragma: no cover - not Linux: pages are allocated as written
+        return
+    with open(path, "r+b") as f:
+        size = os.fstat(f.fileno()).st_size
+        try:
+            os.posix_fallocate(f.fileno(), 0, size)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+                if exc.errno in (errno.EOPNOTSUPP, errno.EINVAL):  # a file system without it: as written
+                    return
+                raise
+            free = shutil.disk_usage(directory).free
+            path.unlink(missing_ok=True)
+            raise ConfigError(
+                f"the replay buffer needs {size / 1e9:.1f} GB in {directory} and {free / 1e9:.1f} GB are free; free "
+                "some space, lower buffer_size, or train with save_replay=False (the replay then stays in memory "
+                "and out of checkpoints)."
+            ) from exc
 
 
 def _read_counter(path: Path, num_envs: int) -> np.ndarray | None:
