@@ -26,7 +26,7 @@ demo: $(VENV)/.base
 	$(VENV)/bin/rlkit train ppo2 --env CartPole-v1 --total-steps 99840 --seed 0 \
 		--num-envs 8 --n-steps 32 --batch-size 256 --n-epochs 20 --gamma 0.98 --gae-lambda 0.8 \
 		--learning-rate 1e-3 --anneal-lr true --anneal-clip-range true --ent-coef 0 \
-		--log-dir $(DEMO) --eval-episodes 20
+		--log-dir $(DEMO) --overwrite --eval-episodes 20
 	$(VENV)/bin/rlkit eval $(DEMO) --episodes 20
 
 test: $(VENV)/.dev
