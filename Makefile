@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip install --disable-pip-version-check -q -c constraints.txt
 DEMO   ?= runs/demo-ppo2-cartpole
 
-.PHONY: demo test install install-dev clean
+.PHONY: demo test test-quick install install-dev clean
 
 $(VENV)/.base: setup.cfg constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ demo: $(VENV)/.base
 
 test: $(VENV)/.dev
 	$(PY) -m pytest -q tests
+
+# Everything but the learning runs and the subprocess signal/CLI runs (marked slow).
+test-quick: $(VENV)/.dev
+	$(PY) -m pytest -q -m "not slow" tests
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info

@@ -121,7 +121,7 @@ class Logger:
         if self.log_dir is None:
             return None
         path = self.log_dir / name
-        _write_atomically(path, json.dumps(data, indent=2, default=float) + "\n")
+        _write_atomically(path, json.dumps(_strict(data), indent=2, default=float, allow_nan=False) + "\n")
         return path
 
     def close(self) -> None:
@@ -136,3 +136,14 @@ def _write_atomically(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
+
+
+def _strict(value: Any) -> Any:
+    """NaN and infinities as null (a run with no finished episode has no mean return): strict JSON."""
+    if isinstance(value, dict):
+        return {k: _strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

@@ -19,11 +19,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 # --- learning (the 3-seed versions are benchmarks/learning.py) -------------------------------------
+@pytest.mark.slow
 def test_a2c_learns_cartpole_within_200k_steps():
     agent = A2C("CartPole-v1", seed=1, num_envs=8).learn(200_000, progress=False, eval_episodes=0)
     assert evaluate(agent, episodes=20, seed=123)[0] >= 475
 
 
+@pytest.mark.slow
 def test_reinforce_with_learned_baseline_learns_cartpole_within_300k_steps():
     agent = Reinforce("CartPole-v1", seed=1, baseline="value").learn(300_000, progress=False, eval_episodes=0)
     assert evaluate(agent, episodes=20, seed=123)[0] >= 475
@@ -54,6 +56,7 @@ def _per_episode_gradients(agent: Reinforce, episodes: dict[str, np.ndarray], ba
     return torch.stack(grads)
 
 
+@pytest.mark.slow
 def test_baseline_lowers_the_variance_of_the_per_episode_gradient():
     agent = Reinforce("CartPole-v1", seed=0, n_steps=4000)
     episodes = _episodes_from_initial_policy(agent, 4000)
@@ -295,6 +298,7 @@ def _csv_steps(run: Path) -> list[int]:
         return [int(row["step"]) for row in csv.DictReader(f)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,flags", [("a2c", ["--num-envs", "4"]), ("reinforce", ["--n-steps", "250"])])
 def test_cli_resume_continues_the_run(name, flags, tmp_path):
     run = tmp_path / "run"

@@ -166,6 +166,7 @@ def test_resume_keeps_replay_and_counters(tmp_path):
     assert resumed.replay.num_transitions == 798
 
 
+@pytest.mark.slow
 def test_learns_pendulum_on_a_small_budget():
     agent = DDPG("Pendulum-v1", seed=0, gamma=0.98, learning_starts=1000, net_arch=(64, 64))
     agent.learn(6000, progress=False, eval_episodes=0)
@@ -173,6 +174,7 @@ def test_learns_pendulum_on_a_small_budget():
     assert mean > -400  # random play scores about -1200
 
 
+@pytest.mark.slow
 def test_cli_trains_and_resumes_with_its_replay(tmp_path):
     run = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}

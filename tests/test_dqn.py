@@ -196,6 +196,7 @@ def test_dqn_on_the_ale_backend_stores_life_losses_as_terminals_and_drops_the_re
     assert replay.num_transitions in (200 - terminals, 201 - terminals)
 
 
+@pytest.mark.slow
 def test_dqn_learns_cartpole_on_a_small_budget():
     # the cartpole-dqn benchmark settings (double-Q on, a smaller net, a target copy every 500
     # steps) cut to 30k steps: far from solved, but about ten times a random policy's ~22

@@ -7,12 +7,14 @@ from rlkit import evaluate
 from rlkit.rollout import RolloutWorker
 
 
+@pytest.mark.slow
 def test_ppo2_learns_cartpole_within_100k_steps(zoo_cartpole):
     agent = PPO2("CartPole-v1", seed=1, **zoo_cartpole).learn(99_840, progress=False, eval_episodes=0)
     mean, _ = evaluate(agent, episodes=20, seed=123)
     assert mean >= 475
 
 
+@pytest.mark.slow
 def test_ppo_kl_penalty_learns_cartpole_within_150k_steps(zoo_cartpole):
     zoo_cartpole["learning_rate"] = 2e-3  # the KL objective's setting in benchmarks/learning.py
     agent = PPO("CartPole-v1", seed=1, **zoo_cartpole).learn(149_760, progress=False, eval_episodes=0)

@@ -127,6 +127,7 @@ def test_evaluation_episodes_have_a_step_cap():
 
 
 # 6. SIGTERM saved nothing; SIGINT saved in the middle of an update and the resumed CSV skipped steps
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_sigterm_and_sigint_stop_at_a_safe_point_and_save(tmp_path, sig):
     run = tmp_path / "r"
@@ -360,6 +361,7 @@ def test_an_agent_stops_writing_its_run_folder_when_the_run_ends(tmp_path):
     assert DQN.load(tmp_path / "r").replay.num_transitions > 500
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_a_run_on_async_envs_at_a_safe_point(tmp_path):
     run = tmp_path / "r"
     train = [sys.executable, "-m", "rlkit.cli", "train", "ppo2", "--env", "CartPole-v1", "--total-steps", "200000",
@@ -374,3 +376,10 @@ def test_ctrl_c_stops_a_run_on_async_envs_at_a_safe_point(tmp_path):
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr
     assert load_checkpoint(run)["counters"]["num_steps"] == _csv_steps(run)[-1]
+
+
+def test_summary_json_is_strict_json_when_no_episode_finished(tmp_path):
+    DQN("CartPole-v1", seed=0, learning_starts=10**9, buffer_size=5000, batch_size=16).learn(
+        8, tmp_path / "r", progress=False, eval_episodes=0)
+    text = (tmp_path / "r" / "summary.json").read_text()
+    assert json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} in summary.json"))["recent_train_return"] is None

@@ -30,6 +30,7 @@ def _csv_steps(run: Path) -> list[int]:
         return [int(row["step"]) for row in csv.DictReader(f)]
 
 
+@pytest.mark.slow
 def test_a_family_with_its_own_loop_trains_and_resumes_through_the_cli(tmp_path):
     run = tmp_path / "rs"
     first = _cli("train", "toy_family:RandomSearch", "--env", "CartPole-v1", "--total-steps", "3000",
@@ -57,6 +58,7 @@ def test_policy_copies_reseed_their_own_stream():
     assert not np.array_equal(a.explore(obs).actions, b.explore(obs).actions)
 
 
+@pytest.mark.slow
 def test_a_family_without_an_env_trains_without_env_flag_and_evaluates_itself(tmp_path):
     run = tmp_path / "bandit"
     done = _cli("train", "toy_family:Bandit", "--total-steps", "3200", "--log-dir", str(run), "--no-progress", cwd=tmp_path)
