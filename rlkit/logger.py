@@ -27,6 +27,7 @@ class Logger:
         self.writer = None
         self.csv_path = None
         self._csv_fields: list[str] | None = None
+        self.earlier_seconds = 0.0  # wall time of the run's kept rows before this start (a resume)
         if self.log_dir is not None:
             from torch.utils.tensorboard import SummaryWriter
 
@@ -55,8 +56,11 @@ class Logger:
         kept = io.StringIO()
         writer = csv.DictWriter(kept, self._csv_fields)
         writer.writeheader()
-        writer.writerows(r for r in rows if int(r["step"]) <= start_step)
+        kept_rows = [r for r in rows if int(r["step"]) <= start_step]
+        writer.writerows(kept_rows)
         _write_atomically(self.csv_path, kept.getvalue())
+        if kept_rows:  # the time column goes on from where the kept part of the run left it
+            self.earlier_seconds = float(kept_rows[-1]["time"])
 
     def episodes(self, step: int, returns: list[float], lengths: list[int]) -> None:
         for ret, length in zip(returns, lengths):
@@ -77,6 +81,11 @@ class Logger:
         self.bar.set_description_str(name if name != "training" else "", refresh=name != "training")
 
     @property
+    def run_seconds(self) -> float:
+        """Wall time of the run so far, earlier starts' kept rows included."""
+        return self.earlier_seconds + time.perf_counter() - self.start_time
+
+    @property
     def sps(self) -> float:
         elapsed = time.perf_counter() - self.start_time
         return (self.last_step - self.start_step) / elapsed if elapsed > 0 else 0.0
@@ -95,7 +104,7 @@ class Logger:
             for key, value in metrics.items():
                 self.writer.add_scalar(f"{prefix}/{key}", value, step)
             self.writer.add_scalar("time/sps", sps, step)
-        row = {"step": step, "time": round(time.perf_counter() - self.start_time, 3), "sps": round(sps, 1),
+        row = {"step": step, "time": round(self.run_seconds, 3), "sps": round(sps, 1),
                "episodic_return": self.mean_recent_return, **{f"{prefix}/{k}": v for k, v in metrics.items()}}
         self._write_row(row)
 

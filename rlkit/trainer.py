@@ -9,7 +9,6 @@ import contextlib
 import json
 import signal
 import threading
-import time
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
@@ -102,9 +101,12 @@ def _train_in(agent: "Agent", run: RunFolder | None, total_steps: int, *, resume
     else:
         run_start = agent.num_steps
         target = agent.num_steps + total_steps
+    # the step the folder's curve starts from: kept by a resume and by a continued run
+    kept = (resume and run.checkpoint.exists()) or (continuing and not overwrite)
+    folder_start = int(agent.run_info.get("folder_start", run_start)) if kept else agent.num_steps
     checkpoint_freq = checkpoint_freq or max((target - run_start) // 10, 1)
-    train_settings = {"total_steps": target, "run_start": run_start, "checkpoint_freq": checkpoint_freq,
-                      "eval_freq": eval_freq, "eval_episodes": eval_episodes}
+    train_settings = {"total_steps": target, "run_start": run_start, "folder_start": folder_start,
+                      "checkpoint_freq": checkpoint_freq, "eval_freq": eval_freq, "eval_episodes": eval_episodes}
     agent.run_info = train_settings
     if run is not None:
         agent.run_dir = run.path
@@ -118,11 +120,11 @@ def _train_in(agent: "Agent", run: RunFolder | None, total_steps: int, *, resume
     progress = Progress(agent, logger, target=target, run_start=run_start,
                         checkpoint_path=run.checkpoint if run else None, checkpoint_freq=checkpoint_freq,
                         eval_freq=eval_freq, eval_episodes=eval_episodes, eval_max_episode_steps=eval_max_episode_steps)
-    start_step, start = agent.num_steps, time.perf_counter()
+    start_step = agent.num_steps
     try:
         with _stop_at_safe_point_on_signals(progress):
             agent.loop(progress)
-        summary = _summary(agent, logger, start_step, time.perf_counter() - start)
+        summary = _summary(agent, logger, folder_start)
         if progress.stop_signal is not None:
             return _stopped(agent, run, progress, logger, summary)
         progress.checkpoint()  # before the final evaluation: a kill there loses nothing trained
@@ -155,10 +157,12 @@ def _can_evaluate(agent: "Agent", warn: bool = True) -> bool:
     return True
 
 
-def _summary(agent: "Agent", logger: Logger, start_step: int, seconds: float) -> dict:
+def _summary(agent: "Agent", logger: Logger, folder_start: int) -> dict:
+    """Figures of the whole run: a resumed run's wall time goes on from its kept progress.csv rows."""
+    seconds = logger.run_seconds
     return {"agent": type(agent).__name__, "env": str(agent.env_spec) if agent.env_spec is not None else None,
             "total_steps": agent.num_steps, "updates": agent.num_updates, "train_seconds": round(seconds, 2),
-            "sps": round((agent.num_steps - start_step) / seconds, 1) if seconds > 0 else 0.0,
+            "sps": round((agent.num_steps - folder_start) / seconds, 1) if seconds > 0 else 0.0,
             "recent_train_return": logger.mean_recent_return}
 
 

@@ -383,3 +383,18 @@ def test_summary_json_is_strict_json_when_no_episode_finished(tmp_path):
         8, tmp_path / "r", progress=False, eval_episodes=0)
     text = (tmp_path / "r" / "summary.json").read_text()
     assert json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} in summary.json"))["recent_train_return"] is None
+
+
+def test_wall_time_and_speed_go_on_across_a_resume(tmp_path):
+    run = tmp_path / "r"
+    PPO2("CartPole-v1", seed=0, **TINY_PPO).learn(256, run, progress=False, eval_episodes=0)
+    with open(run / "progress.csv", newline="") as f:
+        first = [float(row["time"]) for row in csv.DictReader(f)]
+    agent = PPO2("CartPole-v1", seed=0, **TINY_PPO).learn(512, run, resume=True, progress=False, eval_episodes=0)
+    with open(run / "progress.csv", newline="") as f:
+        times = [float(row["time"]) for row in csv.DictReader(f)]
+    assert times[:4] == first and times == sorted(times) and times[4] > first[-1]  # no restart at 0
+    summary = agent.last_summary
+    assert summary["train_seconds"] >= times[-1] - 0.01
+    # steps over the whole run per second of the whole run (not the resumed 256); train_seconds is rounded
+    assert summary["sps"] == pytest.approx(512 / summary["train_seconds"], rel=0.1)
