@@ -103,9 +103,10 @@ def _train(argv: list[str]) -> int:
         agent.close()
     summary = agent.last_summary
     print(f"\nrun folder: {log_dir}")
-    for item in ("checkpoint.pt", "config.json", "summary.json", "progress.csv", "learning_curve.png"):
-        if (log_dir / item).exists():
-            print(f"  {log_dir / item}")
+    written = [log_dir / item for item in ("checkpoint.pt", "config.json", "summary.json", "progress.csv",
+                                           "learning_curve.png", "replay/replay_frames.npy")]
+    for path in [p for p in written if p.exists()] + sorted(log_dir.glob("events.out.tfevents.*")):
+        print(f"  {path}")
     if "eval_mean_return" in summary:
         print(f"evaluation: {summary['eval_mean_return']:.2f} +/- {summary['eval_std_return']:.2f} "
               f"over {summary['eval_episodes']} episodes")

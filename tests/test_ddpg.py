@@ -21,6 +21,8 @@ TINY = dict(buffer_size=2000, learning_starts=64, batch_size=32, net_arch=(32, 3
 
 def _rescaled_pendulum(low, high):
     # agent-side bounds [low, high], not symmetric about 0: what the env sees is mapped back to [-2, 2]
+    # float32 bounds, as the env's own action space: float64 ones make Gymnasium warn that it casts them
+    low, high = np.float32(low), np.float32(high)
     return lambda: gym.wrappers.RescaleAction(gym.make("Pendulum-v1"), min_action=low, max_action=high)
 
 
