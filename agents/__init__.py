@@ -1,12 +1,32 @@
-"""rlkit agents. ``REGISTRY`` maps CLI names to classes."""
+"""rlkit agents, one module per family.
 
-from agents.a2c import A2C, A2CConfig
-from agents.ddpg import DDPG, DDPGConfig
-from agents.dqn import DQN, DQNConfig, Rainbow, RainbowConfig
-from agents.ppo import PPO, PPO2, PPO2Config, PPOConfig
-from agents.reinforce import Reinforce, ReinforceConfig
+``CATALOG`` names every agent for the CLI with a one-line description, and imports nothing heavy,
+so ``rlkit --help`` and ``rlkit list`` start without torch. The classes, their configs and
+``REGISTRY`` (CLI name -> class) import on first use: ``from agents import PPO2``.
+"""
+from __future__ import annotations
 
-REGISTRY = {"ppo": PPO, "ppo2": PPO2, "a2c": A2C, "reinforce": Reinforce, "dqn": DQN, "rainbow": Rainbow, "ddpg": DDPG}
+import importlib
+from typing import Any
 
-__all__ = ["A2C", "A2CConfig", "DDPG", "DDPGConfig", "DQN", "DQNConfig", "PPO", "PPO2", "PPOConfig", "PPO2Config", "Rainbow",
-           "RainbowConfig", "Reinforce", "ReinforceConfig", "REGISTRY"]
+# CLI name -> (module, class, what it is)
+CATALOG: dict[str, tuple[str, str, str]] = {
+    "ppo": ("agents.ppo", "PPO", "PPO with the KL-penalty objective and adaptive beta (Schulman et al. 2017)"),
+    "ppo2": ("agents.ppo", "PPO2", "PPO with the clipped surrogate objective"),
+    "a2c": ("agents.a2c", "A2C", "synchronous advantage actor-critic, n-step returns or GAE"),
+    "reinforce": ("agents.reinforce", "Reinforce", "Monte-Carlo policy gradient with a running-mean or learned baseline"),
+    "dqn": ("agents.dqn", "DQN", "deep Q-learning; double, dueling, prioritized, n-step, noisy and C51 switches"),
+    "rainbow": ("agents.dqn", "Rainbow", "DQN with all six switches on (Hessel et al. 2018)"),
+    "ddpg": ("agents.ddpg", "DDPG", "deterministic policy gradient through a learned critic, for Box actions"),
+}
+_MODULES = {name: module for module, cls, _ in CATALOG.values() for name in (cls, f"{cls}Config")}
+
+__all__ = ["CATALOG", "REGISTRY", *sorted(_MODULES)]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "REGISTRY":
+        return {key: getattr(importlib.import_module(module), cls) for key, (module, cls, _) in CATALOG.items()}
+    if name in _MODULES:
+        return getattr(importlib.import_module(_MODULES[name]), name)
+    raise AttributeError(f"module 'agents' has no attribute {name!r}")

@@ -1,7 +1,8 @@
-"""``rlkit train | eval | plot``: the research API from a shell. Every config field is a flag."""
+"""``rlkit train | eval | plot | list``: the research API from a shell. Every config field is a flag."""
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import json
 import sys
@@ -166,18 +167,46 @@ def _plot(argv: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"train": _train, "eval": _eval, "plot": _plot}
+def _list(argv: list[str]) -> int:
+    """The agents with what each is; imports no agent (and so no torch)."""
+    from agents import CATALOG
+
+    width = max(map(len, CATALOG))
+    for name, (_, cls, about) in CATALOG.items():
+        print(f"{name:<{width}}  {cls}: {about}")
+    return 0
+
+
+COMMANDS = {"train": _train, "eval": _eval, "plot": _plot, "list": _list}
+
+
+def _usage() -> str:
+    from agents import CATALOG
+
+    return ("usage: rlkit {train,eval,plot,list} ... | rlkit --version\n"
+            "  rlkit train ppo2 --env CartPole-v1 --total-steps 100000 --seed 0 [--learning-rate 3e-4 ...]\n"
+            "  rlkit train ppo2 --help                  every flag of an agent, with its default\n"
+            "  rlkit eval runs/<name> [--episodes 20]\n"
+            "  rlkit plot runs/* -o curves.png\n"
+            "  rlkit list                               the agents, one line each\n"
+            f"agents: {', '.join(CATALOG)}")
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
-        print("usage: rlkit {train,eval,plot} ...\n"
-              "  rlkit train ppo2 --env CartPole-v1 --total-steps 100000 --seed 0 [--learning-rate 3e-4 ...]\n"
-              "  rlkit eval runs/<name> [--episodes 20]\n"
-              "  rlkit plot runs/* -o curves.png\n"
-              f"agents: {', '.join(_registry())}", file=sys.stderr if argv and argv[0] not in ("-h", "--help") else sys.stdout)
-        return 0 if argv and argv[0] in ("-h", "--help") else 2
+    if not argv or argv[0] in ("-h", "--help"):
+        print(_usage(), file=sys.stdout if argv else sys.stderr)
+        return 0 if argv else 2
+    if argv[0] == "--version":
+        from rlkit import __version__
+
+        print(f"rlkit {__version__}")
+        return 0
+    if argv[0] not in COMMANDS:
+        close = difflib.get_close_matches(argv[0], list(COMMANDS), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        print(f"rlkit: error: unknown command {argv[0]!r}{hint}\n{_usage()}", file=sys.stderr)
+        return 2
     try:
         return COMMANDS[argv[0]](argv[1:])
     except RlkitError as exc:

@@ -156,3 +156,21 @@ def test_documents_cited_in_code_exist():
     tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
     for name in cited:
         assert any(Path(t).name == Path(name).name for t in tracked), f"code cites {name}, which the project does not have"
+
+
+def test_cli_help_list_and_version_start_without_torch_and_unknown_commands_get_a_suggestion(tmp_path):
+    code = ("import sys, io, contextlib\n"
+            "from rlkit.cli import main\n"
+            "for argv in (['--help'], ['list'], ['--version']):\n"
+            "    out = io.StringIO()\n"
+            "    with contextlib.redirect_stdout(out):\n"
+            "        assert main(argv) == 0, argv\n"
+            "    print(out.getvalue())\n"
+            "print('torch imported:', 'torch' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], env=CLI_ENV, cwd=tmp_path, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "torch imported: False" in done.stdout
+    assert "ppo2" in done.stdout and "Rainbow: DQN with all six switches on" in done.stdout and "rlkit 0.1.0" in done.stdout
+    wrong = _cli("trian", cwd=tmp_path)
+    assert wrong.returncode == 2 and "did you mean 'train'?" in wrong.stderr
