@@ -147,23 +147,28 @@ def _eval(argv: list[str]) -> int:
 
 
 def _plot(argv: list[str]) -> int:
-    from rlkit.plotting import plot_runs
+    from rlkit.plotting import GROUPS, plot_runs, read_curve
 
-    parser = argparse.ArgumentParser(prog="rlkit plot", description="Learning curves of runs (from progress.csv).")
-    parser.add_argument("runs", nargs="+", help="run folders")
+    parser = argparse.ArgumentParser(prog="rlkit plot", description="Learning curves of runs (from progress.csv): one "
+                                     "panel per env, seeds of one setting as their mean with a band.")
+    parser.add_argument("runs", nargs="+", help="run folders (folders without data are skipped and named)")
     parser.add_argument("-o", "--out", default="learning_curves.png")
     parser.add_argument("--title")
+    parser.add_argument("--group", choices=GROUPS, default="env", help="one panel per env (default), per agent, or one")
     args = parser.parse_args(argv)
-    missing = [r for r in args.runs if not (Path(r) / "progress.csv").exists()]
-    if missing:
-        raise ConfigError(f"no progress.csv in {', '.join(missing)}; pass run folders written by rlkit train.")
+    if not any(read_curve(r) is not None for r in args.runs):
+        raise ConfigError(f"none of {', '.join(args.runs)} has a progress.csv with an episode return yet; pass run "
+                          "folders written by rlkit train.")
     # -o may name a folder that does not exist yet (figures/curves.png), as --log-dir may
     out = Path(args.out)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"cannot create the folder {out.parent} for -o {out} ({exc.strerror}); pass -o in a writable folder.") from exc
-    print(plot_runs(args.runs, out, args.title))
+    written, skipped = plot_runs(args.runs, out, args.title, args.group)
+    for run in skipped:
+        print(f"skipped {run}: no progress.csv with an episode return", file=sys.stderr)
+    print(written)
     return 0
 
 
