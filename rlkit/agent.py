@@ -19,7 +19,7 @@ from torch import nn
 
 from rlkit.checkpoint import load_checkpoint, save_checkpoint
 from rlkit.config import AgentConfig, EnvConfig, config_from_kwargs, config_to_dict
-from rlkit.errors import CheckpointError, ConfigError, UnsupportedSpaceError
+from rlkit.errors import CheckpointError, ConfigError, NonFiniteError, UnsupportedSpaceError
 from rlkit.progress import DEFAULT_EVAL_MAX_EPISODE_STEPS
 from rlkit.utils import resolve_device, set_seed
 from rlkit.vec_env import make_vec_env
@@ -144,8 +144,6 @@ class Agent:
     def save(self, path: str | Path) -> Path:
         """Atomic write of weights, optimiser, normalisers and counters; refused (NonFiniteError)
         when a network holds a NaN or an infinity, so a bad state never replaces a good file."""
-        from rlkit.errors import NonFiniteError
-
         bad = self.non_finite_parameters()
         if bad:
             raise NonFiniteError(f"{', '.join(bad)} of {type(self).__name__} hold NaN or inf at step {self.num_steps}; "
@@ -161,8 +159,6 @@ class Agent:
         try:
             self.load_state_dict(payload["state"])
         except (KeyError, RuntimeError, ValueError) as exc:
-            if isinstance(exc, CheckpointError):
-                raise
             saved = json.loads(payload["config"])
             differs = {k: (saved[k], v) for k, v in config_to_dict(self.config).items() if k in saved and saved[k] != v}
             raise CheckpointError(

@@ -112,19 +112,18 @@ class Progress:
 
     def checkpoint(self) -> None:
         """Save the agent to the run's checkpoint (nothing without a run folder). ``Agent.save``
-        refuses a network holding NaN or inf, so the file on disk is always the last good state."""
+        refuses a network holding NaN or inf, so the file on disk is always the last good state;
+        the error then says which state that is."""
         if self.checkpoint_path is None:
             return
-        bad = self.agent.non_finite_parameters()
-        if bad:
-            raise NonFiniteError(
-                f"{', '.join(bad)} hold NaN or inf at step {self.agent.num_steps}; {self._last_good()} "
-                "Lower learning_rate or max_grad_norm, or enable normalize_obs."
-            )
         self.logger.phase("checkpoint")
-        self.agent.save(self.checkpoint_path)
+        try:
+            self.agent.save(self.checkpoint_path)
+        except NonFiniteError as exc:
+            raise NonFiniteError(f"{exc} {self._last_good()}") from None
+        finally:
+            self.logger.phase("training")
         self.last_checkpoint_step = self.agent.num_steps
-        self.logger.phase("training")
 
     def _last_good(self) -> str:
         if self.checkpoint_path is None:
