@@ -67,7 +67,7 @@ def evaluate(
             live = ~resetting  # the step after an end is a reset: not part of any episode
             running += np.where(live, step.rewards, 0.0)
             length += live
-            for i in np.flatnonzero(counting):
+            for i in np.flatnonzero(counting & (step.episode_done | (length >= max_episode_steps))):
                 if step.episode_done[i]:
                     returns[i].append(float(step.episode_returns[i]))
                 elif length[i] >= max_episode_steps:

@@ -20,7 +20,7 @@ except ImportError:  # pragma: no cover - Windows: no advisory locks, one writer
     fcntl = None
 
 CHECKPOINT = "checkpoint.pt"
-RUN_FILES = ("checkpoint.pt", "progress.csv", "config.json", "summary.json", "learning_curve.png")
+RUN_FILES = (CHECKPOINT, "progress.csv", "config.json", "summary.json", "learning_curve.png")
 RUN_DIRS = ("replay",)
 
 
@@ -45,7 +45,7 @@ class RunFolder:
                     f"another process is training into {self.path}; wait for it to finish, stop it, "
                     "or pass another log_dir."
                 ) from None
-        self.removed_temp_files = self._remove_temp_files()
+        self._remove_temp_files()
 
     @property
     def checkpoint(self) -> Path:
@@ -63,14 +63,13 @@ class RunFolder:
         for name in RUN_DIRS:
             shutil.rmtree(self.path / name, ignore_errors=True)
 
-    def _remove_temp_files(self) -> list[Path]:
+    def _remove_temp_files(self) -> None:
         # only the lock holder writes here, so every temp file is a dead writer's; only this run's
         # own folders are looked at (log_dir may hold other runs' folders, with writers of their own)
-        stale = [p for folder in (self.path, *(self.path / d for d in RUN_DIRS)) for p in folder.glob(".*.tmp")
-                 if p.is_file()]
-        for p in stale:
-            p.unlink(missing_ok=True)
-        return stale
+        for folder in (self.path, *(self.path / d for d in RUN_DIRS)):
+            for stale in folder.glob(".*.tmp"):
+                if stale.is_file():
+                    stale.unlink(missing_ok=True)
 
     def close(self) -> None:
         if not self._lock.closed:

@@ -84,8 +84,9 @@ def _train_in(agent: "Agent", run: RunFolder | None, total_steps: int, *, resume
                 "--overwrite (overwrite=True), or pass another log_dir."
             )
         run.clear()
+    restored = resume and run.checkpoint.exists()
     if resume:
-        if run.checkpoint.exists():
+        if restored:
             agent.restore(load_checkpoint(run.checkpoint))
             target = total_steps
             run_start = int(agent.run_info.get("run_start", 0))
@@ -102,7 +103,7 @@ def _train_in(agent: "Agent", run: RunFolder | None, total_steps: int, *, resume
         run_start = agent.num_steps
         target = agent.num_steps + total_steps
     # the step the folder's curve starts from: kept by a resume and by a continued run
-    kept = (resume and run.checkpoint.exists()) or (continuing and not overwrite)
+    kept = restored or (continuing and not overwrite)
     folder_start = int(agent.run_info.get("folder_start", run_start)) if kept else agent.num_steps
     checkpoint_freq = checkpoint_freq or max((target - run_start) // 10, 1)
     train_settings = {"total_steps": target, "run_start": run_start, "folder_start": folder_start,
@@ -114,8 +115,8 @@ def _train_in(agent: "Agent", run: RunFolder | None, total_steps: int, *, resume
 
     logger = Logger(run.path if run else None, target, start_step=agent.num_steps, progress=show_progress)
     logger.write_json("config.json", {
-        "agent": type(agent).__name__, "env": str(agent.env_spec) if agent.env_spec is not None else None,
-        "config": config_to_dict(agent.config), "train": train_settings,
+        "agent": type(agent).__name__, "env": _env_name(agent), "config": config_to_dict(agent.config),
+        "train": train_settings,
     })
     progress = Progress(agent, logger, target=target, run_start=run_start,
                         checkpoint_path=run.checkpoint if run else None, checkpoint_freq=checkpoint_freq,
@@ -157,10 +158,14 @@ def _can_evaluate(agent: "Agent", warn: bool = True) -> bool:
     return True
 
 
+def _env_name(agent: "Agent") -> str | None:
+    return str(agent.env_spec) if agent.env_spec is not None else None
+
+
 def _summary(agent: "Agent", logger: Logger, folder_start: int) -> dict:
     """Figures of the whole run: a resumed run's wall time goes on from its kept progress.csv rows."""
     seconds = logger.run_seconds
-    return {"agent": type(agent).__name__, "env": str(agent.env_spec) if agent.env_spec is not None else None,
+    return {"agent": type(agent).__name__, "env": _env_name(agent),
             "total_steps": agent.num_steps, "updates": agent.num_updates, "train_seconds": round(seconds, 2),
             "sps": round((agent.num_steps - folder_start) / seconds, 1) if seconds > 0 else 0.0,
             "recent_train_return": logger.mean_recent_return}

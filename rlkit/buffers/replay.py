@@ -402,13 +402,17 @@ class ReplayBuffer:
                 self._written_map.flush()
             state["frames_file"] = str(self.storage_path)
         state["frames_written_per_env"] = torch.from_numpy(self.frames_written.copy())
-        state["settings"] = {"n_step": self.n_step, "gamma": self.gamma, "frame_stack": self.k}
+        state["settings"] = self._settings()
         state["open"] = list(self._open)
         state["max_priority"] = self.max_priority
         state["rng"] = json.dumps(self.rng.bit_generator.state)  # a resumed run draws on, not from the seed again
         if self.tree is not None:
             state["tree"] = torch.from_numpy(self.tree.tree.copy())
         return state
+
+    def _settings(self) -> dict[str, Any]:
+        """What a stored replay's arrays mean: a state loads only into a buffer with the same."""
+        return {"n_step": self.n_step, "gamma": self.gamma, "frame_stack": self.k}
 
     def load_state_dict(self, state: dict[str, Any], run_dir: Path | None = None) -> None:
         """Restore ``state_dict()``'s state. A file-backed state adopts its frames file (the one in
@@ -419,8 +423,7 @@ class ReplayBuffer:
         if "rewards" not in state:
             raise CheckpointError(f"this replay state holds n-step returns summed when stored (older rlkit); {advice}")
         saved = state.get("settings", {})
-        mine = {"n_step": self.n_step, "gamma": self.gamma, "frame_stack": self.k}
-        differs = {k: (saved[k], v) for k, v in mine.items() if k in saved and saved[k] != v}
+        differs = {k: (saved[k], v) for k, v in self._settings().items() if k in saved and saved[k] != v}
         if differs:
             raise CheckpointError(f"the replay was stored with other settings (saved, now): {differs}; resume with "
                                   f"the saved ones, or {advice}")
