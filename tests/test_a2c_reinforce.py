@@ -1,4 +1,3 @@
-import csv
 import os
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from rlkit.checkpoint import load_checkpoint
 from rlkit.errors import ConfigError
 from rlkit.rollout import RolloutWorker
 from rlkit.types import RolloutBatch
+from run_files import csv_steps
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -293,10 +293,6 @@ def test_save_load_round_trip(cls, kwargs, tmp_path):
         torch.testing.assert_close(loaded_state[0][key], state[0][key])
 
 
-def _csv_steps(run: Path) -> list[int]:
-    with open(run / "progress.csv", newline="") as f:
-        return [int(row["step"]) for row in csv.DictReader(f)]
-
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name,flags", [("a2c", ["--num-envs", "4"]), ("reinforce", ["--n-steps", "250"])])
@@ -306,9 +302,9 @@ def test_cli_resume_continues_the_run(name, flags, tmp_path):
     base = [sys.executable, "-m", "rlkit.cli", "train", name, "--env", "CartPole-v1", "--eval-episodes", "0",
             "--no-progress", "--log-dir", str(run), *flags]
     subprocess.run([*base, "--total-steps", "2000"], env=env, check=True, timeout=120)
-    first = _csv_steps(run)
+    first = csv_steps(run)
     subprocess.run([*base, "--total-steps", "4000", "--resume"], env=env, check=True, timeout=120)
     assert load_checkpoint(run / "checkpoint.pt")["counters"]["num_steps"] == 4000
-    steps = _csv_steps(run)
+    steps = csv_steps(run)
     assert steps[: len(first)] == first and steps[-1] == 4000
     assert steps == sorted(set(steps))  # one continuous, non-repeating curve

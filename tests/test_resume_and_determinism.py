@@ -12,16 +12,13 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from agents import PPO2
 from rlkit.checkpoint import load_checkpoint
+from run_files import csv_steps
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAIN = [sys.executable, "-m", "rlkit.cli", "train", "ppo2", "--env", "CartPole-v1", "--total-steps", "16384",
          "--n-steps", "64", "--batch-size", "64", "--n-epochs", "4", "--checkpoint-freq", "1024",
          "--eval-episodes", "0", "--no-progress"]
 
-
-def _csv_steps(run: Path) -> list[int]:
-    with open(run / "progress.csv", newline="") as f:
-        return [int(row["step"]) for row in csv.DictReader(f)]
 
 
 @pytest.mark.slow
@@ -31,18 +28,18 @@ def test_sigkill_then_resume_continues_counter_and_curve(tmp_path):
     proc = subprocess.Popen([*TRAIN, "--log-dir", str(run)], env=env, cwd=tmp_path)
     deadline = time.time() + 120
     while time.time() < deadline:
-        if (run / "checkpoint.pt").exists() and (run / "progress.csv").exists() and _csv_steps(run)[-1] >= 4096:
+        if (run / "checkpoint.pt").exists() and (run / "progress.csv").exists() and csv_steps(run)[-1] >= 4096:
             break
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    killed_at = _csv_steps(run)[-1]
+    killed_at = csv_steps(run)[-1]
     saved_step = load_checkpoint(run / "checkpoint.pt")["counters"]["num_steps"]
     assert 0 < saved_step <= killed_at < 16384
 
     subprocess.run([*TRAIN, "--log-dir", str(run), "--resume"], env=env, cwd=tmp_path, check=True, timeout=300)
     assert load_checkpoint(run / "checkpoint.pt")["counters"]["num_steps"] == 16384
-    steps = _csv_steps(run)
+    steps = csv_steps(run)
     assert steps == list(range(64, 16384 + 1, 64))  # one row per update, no gap, no repeat
 
     events = EventAccumulator(str(run))

@@ -20,16 +20,13 @@ from rlkit.checkpoint import load_checkpoint
 from rlkit.cli import main
 from rlkit.errors import CheckpointError, ConfigError, NonFiniteError, RunFolderError
 from rlkit.run_folder import RunFolder
+from run_files import csv_steps
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI_ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 TINY_PPO = dict(n_steps=64, batch_size=64, n_epochs=2)
 TINY_DQN = dict(learning_starts=50, buffer_size=2000, batch_size=16, train_freq=1, target_update_interval=100)
 
-
-def _csv_steps(run: Path) -> list[int]:
-    with open(run / "progress.csv", newline="") as f:
-        return [int(row["step"]) for row in csv.DictReader(f)]
 
 
 # 1. --normalize-reward made every checkpoint save crash
@@ -72,7 +69,7 @@ def test_a_run_folder_is_never_replaced_silently(tmp_path):
         PPO2("CartPole-v1", seed=1, **TINY_PPO).learn(128, run, progress=False, eval_episodes=0)
     assert load_checkpoint(run)["counters"]["num_steps"] == 128
     PPO2("CartPole-v1", seed=1, **TINY_PPO).learn(192, run, overwrite=True, progress=False, eval_episodes=0)
-    assert _csv_steps(run) == [64, 128, 192]  # one header, the new run's rows only
+    assert csv_steps(run) == [64, 128, 192]  # one header, the new run's rows only
     assert len(list(run.glob("events.out.tfevents.*"))) == 1  # the old curve is gone, no fold
 
 
@@ -136,7 +133,7 @@ def test_sigterm_and_sigint_stop_at_a_safe_point_and_save(tmp_path, sig):
              "--eval-episodes", "0", "--no-progress", "--log-dir", str(run)]
     proc = subprocess.Popen(train, env=CLI_ENV, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
-    while time.time() < deadline and not ((run / "progress.csv").exists() and len(_csv_steps(run)) > 20):
+    while time.time() < deadline and not ((run / "progress.csv").exists() and len(csv_steps(run)) > 20):
         time.sleep(0.05)
     proc.send_signal(sig)
     _, stderr = proc.communicate(timeout=120)
@@ -144,13 +141,13 @@ def test_sigterm_and_sigint_stop_at_a_safe_point_and_save(tmp_path, sig):
     assert "--resume" in stderr
     saved_step = load_checkpoint(run)["counters"]["num_steps"]
     assert 0 < saved_step < 100_000  # saved by the signal, not by the schedule
-    assert _csv_steps(run)[-1] == saved_step  # stopped after a whole update and its row
+    assert csv_steps(run)[-1] == saved_step  # stopped after a whole update and its row
     assert json.loads((run / "summary.json").read_text())["stopped_by"] == signal.Signals(sig).name
 
     resumed = subprocess.run([*train[:8], str(saved_step + 640), *train[9:], "--resume"], env=CLI_ENV, cwd=tmp_path,
                              capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
-    assert _csv_steps(run) == list(range(64, saved_step + 640 + 1, 64))
+    assert csv_steps(run) == list(range(64, saved_step + 640 + 1, 64))
 
 
 # 7. a flipped byte in a checkpoint loaded silently
@@ -229,7 +226,7 @@ def test_resume_of_a_run_killed_before_its_first_checkpoint_starts_it_again(tmp_
     PPO2("CartPole-v1", seed=0, **TINY_PPO).learn(128, run, progress=False, eval_episodes=0)
     (run / "checkpoint.pt").unlink()
     assert main(["train", "ppo2", "--log-dir", str(run), "--resume", "--eval-episodes", "0", "--no-progress"]) == 0
-    assert _csv_steps(run) == [64, 128] and len(list(run.glob("events.out.tfevents.*"))) == 1
+    assert csv_steps(run) == [64, 128] and len(list(run.glob("events.out.tfevents.*"))) == 1
 
 
 # 9. learn(10) ran 2048 steps without saying so; a second learn() call did nothing
@@ -245,7 +242,7 @@ def test_a_second_learn_call_trains_more(tmp_path):
     agent.learn(128, tmp_path / "r", progress=False, eval_episodes=0)
     agent.learn(128, tmp_path / "r", progress=False, eval_episodes=0)  # the same run, continued
     assert agent.num_steps == 256 and agent.num_updates == 4
-    assert _csv_steps(tmp_path / "r") == [64, 128, 192, 256]
+    assert csv_steps(tmp_path / "r") == [64, 128, 192, 256]
 
 
 # 12. a run that ended before learning started crashed while plotting
@@ -322,7 +319,7 @@ def test_overwrite_replaces_a_run_the_agent_itself_wrote(tmp_path):
     agent = PPO2("CartPole-v1", seed=0, **TINY_PPO)
     agent.learn(128, tmp_path / "r", progress=False, eval_episodes=0)
     agent.learn(64, tmp_path / "r", overwrite=True, progress=False, eval_episodes=0)
-    assert _csv_steps(tmp_path / "r") == [192]  # the old rows are gone: a new run from where the agent is
+    assert csv_steps(tmp_path / "r") == [192]  # the old rows are gone: a new run from where the agent is
 
 
 def test_a_moved_run_folder_resumes_from_its_own_replay(tmp_path):
@@ -370,12 +367,12 @@ def test_ctrl_c_stops_a_run_on_async_envs_at_a_safe_point(tmp_path):
     # its own process group, as a terminal's foreground job: Ctrl-C reaches the env workers too
     proc = subprocess.Popen(train, env=CLI_ENV, cwd=tmp_path, stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.time() + 120
-    while time.time() < deadline and not ((run / "progress.csv").exists() and len(_csv_steps(run)) > 5):
+    while time.time() < deadline and not ((run / "progress.csv").exists() and len(csv_steps(run)) > 5):
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGINT)
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr
-    assert load_checkpoint(run)["counters"]["num_steps"] == _csv_steps(run)[-1]
+    assert load_checkpoint(run)["counters"]["num_steps"] == csv_steps(run)[-1]
 
 
 def test_summary_json_is_strict_json_when_no_episode_finished(tmp_path):

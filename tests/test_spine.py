@@ -1,6 +1,5 @@
 """The spine: loops an agent names, agents without an env, the Policy, the reward and data seams."""
 import ast
-import csv
 import json
 import os
 import pickle
@@ -15,6 +14,7 @@ from agents import PPO2
 from rlkit import evaluate
 from rlkit.checkpoint import load_checkpoint
 from rlkit.rollout import RolloutWorker
+from run_files import csv_steps
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI_ENV = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'tests'}"}
@@ -24,10 +24,6 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "rlkit.cli", *args], env=CLI_ENV, cwd=cwd, capture_output=True,
                           text=True, timeout=300)
 
-
-def _csv_steps(run: Path) -> list[int]:
-    with open(run / "progress.csv", newline="") as f:
-        return [int(row["step"]) for row in csv.DictReader(f)]
 
 
 @pytest.mark.slow
@@ -45,7 +41,7 @@ def test_a_family_with_its_own_loop_trains_and_resumes_through_the_cli(tmp_path)
                    "--eval-episodes", "0", "--no-progress", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     assert load_checkpoint(run)["counters"]["num_steps"] >= 6000
-    steps = _csv_steps(run)
+    steps = csv_steps(run)
     assert steps == sorted(set(steps)) and steps[-1] >= 6000  # one row per update, no fold
     evaluated = _cli("eval", str(run), "--agent", "toy_family:RandomSearch", "--episodes", "2", cwd=tmp_path)
     assert evaluated.returncode == 0 and json.loads(evaluated.stdout)["episodes"] == 2, evaluated.stderr
