@@ -12,17 +12,29 @@ def _net():
     return nn.Sequential(nn.Linear(4, 16), nn.Tanh(), nn.Linear(16, 2))
 
 
-def test_flat_parameters_train_exactly_like_separate_parameters():
+def _reference_and_flat():
+    """Two copies of one net with Adam each: a reference with separate parameters, and one trained
+    through FlatParameters."""
     reference, flat_net = _net(), _net()
     flat = FlatParameters(flat_net)
-    ref_opt = torch.optim.Adam(reference.parameters(), lr=1e-2)
-    flat_opt = torch.optim.Adam([flat.param], lr=1e-2)
+    return (reference, torch.optim.Adam(reference.parameters(), lr=1e-2),
+            flat_net, flat, torch.optim.Adam([flat.param], lr=1e-2))
+
+
+def _reference_step(reference: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor):
+    """One plain step (zero_grad, backward, clip to 0.5, Adam); the gradient norm before clipping."""
+    optimizer.zero_grad()
+    (reference(x) - y).pow(2).sum().backward()
+    norm = nn.utils.clip_grad_norm_(reference.parameters(), 0.5)
+    optimizer.step()
+    return norm
+
+
+def test_flat_parameters_train_exactly_like_separate_parameters():
+    reference, ref_opt, flat_net, flat, flat_opt = _reference_and_flat()
     x, y = torch.randn(32, 4), torch.randn(32, 2)
     for _ in range(5):
-        ref_opt.zero_grad()
-        (reference(x) - y).pow(2).sum().backward()
-        ref_norm = nn.utils.clip_grad_norm_(reference.parameters(), 0.5)
-        ref_opt.step()
+        ref_norm = _reference_step(reference, ref_opt, x, y)
         flat.zero_grad()
         (flat_net(x) - y).pow(2).sum().backward()
         norm = flat.clip_grad_norm_(0.5)
@@ -112,17 +124,11 @@ def test_flat_backward_replaces_the_gradient_and_zeros_parameters_the_loss_misse
 def test_module_zero_grad_does_no_harm(set_to_none, large):
     """``module.zero_grad()`` unlinks (or zeros) the gradient views; ``step`` links them back and
     ``clip_grad_norm_`` keeps what a plain ``backward`` wrote meanwhile: training is unchanged."""
-    reference, flat_net = _net(), _net()
-    flat = FlatParameters(flat_net)
+    reference, ref_opt, flat_net, flat, flat_opt = _reference_and_flat()
     flat.large = large
-    ref_opt = torch.optim.Adam(reference.parameters(), lr=1e-2)
-    flat_opt = torch.optim.Adam([flat.param], lr=1e-2)
     x, y = torch.randn(32, 4), torch.randn(32, 2)
     for i in range(4):
-        ref_opt.zero_grad()
-        (reference(x) - y).pow(2).sum().backward()
-        nn.utils.clip_grad_norm_(reference.parameters(), 0.5)
-        ref_opt.step()
+        _reference_step(reference, ref_opt, x, y)
         flat_net.zero_grad(set_to_none=set_to_none)
         loss = (flat_net(x) - y).pow(2).sum()
         if i % 2:  # a hand-written step: plain backward, then the flat buffer's clipping
