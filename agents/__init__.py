@@ -2,7 +2,8 @@
 
 ``CATALOG`` names every agent for the CLI with a one-line description, and imports nothing heavy,
 so ``rlkit --help`` and ``rlkit list`` start without torch. The classes, their configs and
-``REGISTRY`` (CLI name -> class) import on first use: ``from agents import PPO2``.
+``REGISTRY`` (CLI name -> class) import on first use: ``from agents import PPO2``; the configs
+(``from agents import PPO2Config``) import without torch.
 """
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ CATALOG: dict[str, tuple[str, str, str]] = {
     "rainbow": ("agents.dqn", "Rainbow", "DQN with all six switches on (Hessel et al. 2018)"),
     "ddpg": ("agents.ddpg", "DDPG", "deterministic policy gradient through a learned critic, for Box actions"),
 }
-_MODULES = {name: module for module, cls, _ in CATALOG.values() for name in (cls, f"{cls}Config")}
+# Configs live in agents.configs, apart from the agents, so that reading them imports no torch.
+_MODULES = {**{cls: module for module, cls, _ in CATALOG.values()},
+            **{f"{cls}Config": "agents.configs" for _, cls, _ in CATALOG.values()}}
 
 __all__ = ["CATALOG", "REGISTRY", *sorted(_MODULES)]
 

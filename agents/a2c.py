@@ -10,36 +10,15 @@ are separate MLPs for vector observations unless ``share_trunk`` says otherwise.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from rlkit.buffers import valid_rows
-from rlkit.config import check
-from rlkit.on_policy import OnPolicyAgent, OnPolicyConfig, explained_variance
+from rlkit.on_policy import OnPolicyAgent, explained_variance
 from rlkit.returns import compute_gae
 from rlkit.types import LearnOut, RolloutBatch
-
-
-@dataclass
-class A2CConfig(OnPolicyConfig):
-    learning_rate: float = 7e-4
-    n_steps: int = 5
-    gae_lambda: float = 1.0  # 1: plain n-step returns
-    ent_coef: float = 0.0
-    vf_coef: float = 0.5
-    normalize_advantage: bool = False
-    use_rms_prop: bool = True  # False: Adam
-    rms_prop_alpha: float = 0.99  # smoothing constant of the squared-gradient average
-    rms_prop_eps: float = 1e-5
-
-    def validate(self) -> None:
-        super().validate()
-        check(0 <= self.gae_lambda <= 1, f"gae_lambda must be in [0, 1], got {self.gae_lambda}")
-        check(0 < self.rms_prop_alpha < 1 and self.rms_prop_eps > 0, "need 0 < rms_prop_alpha < 1 and rms_prop_eps > 0")
-        check(self.ent_coef >= 0, f"ent_coef must be >= 0 (0: no entropy bonus), got {self.ent_coef}")
-        check(self.vf_coef >= 0, f"vf_coef must be >= 0, got {self.vf_coef}")
+from agents.configs import A2CConfig
 
 
 class A2C(OnPolicyAgent):

@@ -13,8 +13,7 @@ The replay buffer holds env actions; the critic sees them in unit space.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -23,7 +22,6 @@ from torch import nn
 from torch.nn import functional as F
 
 from rlkit.buffers import ReplayBuffer
-from rlkit.config import EnvConfig, check, check_grad_norm
 from rlkit.errors import UnsupportedSpaceError
 from rlkit.networks import is_image_space, make_encoder
 from rlkit.off_policy import ReplayAgent
@@ -31,48 +29,7 @@ from rlkit.networks.encoders import ACTIVATIONS
 from rlkit.optim import FlatParameters, TargetNetwork
 from rlkit.types import LearnOut, ReplaySample
 from rlkit.utils import configure_threads
-
-
-@dataclass
-class DDPGConfig(EnvConfig):
-    learning_rate: float = 1e-3  # actor and critic (SB3: one learning_rate for both)
-    critic_learning_rate: float = 0.0  # 0 = the same as learning_rate
-    buffer_size: int = 1_000_000
-    learning_starts: int = 100  # env steps of uniformly random actions before learning
-    batch_size: int = 256
-    tau: float = 0.005  # Polyak factor of both target networks, applied after every gradient step
-    gamma: float = 0.99
-    train_freq: int = 1  # env steps (per env) between learning phases
-    gradient_steps: int = 1  # gradient steps per learning phase
-    n_step: int = 1
-    action_noise: str = "normal"  # "normal", "ornstein-uhlenbeck" or "none"
-    action_noise_std: float = 0.1  # σ in unit actions ([−1, 1] spans a bounded dimension)
-    ou_theta: float = 0.15
-    ou_dt: float = 1e-2
-    max_grad_norm: Optional[float] = None  # global gradient-norm clip; None: no clipping (as DDPG and SB3)
-    net_arch: tuple[int, ...] = (400, 300)  # hidden sizes of the actor and of the critic
-    activation: str = "relu"
-    save_replay: bool = True  # keep the replay buffer in checkpoints and load it from them (so --resume keeps it)
-
-    def validate(self) -> None:
-        super().validate()
-        check(self.learning_rate > 0 and self.critic_learning_rate >= 0, "need learning_rate > 0 and critic_learning_rate >= 0")
-        check(self.batch_size >= 1 and self.buffer_size >= 1, "need batch_size >= 1 and buffer_size >= 1")
-        # a buffer smaller than a batch never holds enough transitions: learning would never start
-        check(self.buffer_size >= self.batch_size,
-              f"buffer_size ({self.buffer_size}) must be >= batch_size ({self.batch_size}); raise buffer_size or lower batch_size")
-        check(0 < self.tau <= 1, f"tau must be in (0, 1], got {self.tau}")
-        check(0 < self.gamma <= 1, f"gamma must be in (0, 1], got {self.gamma}")
-        check(self.learning_starts >= 0, f"learning_starts must be >= 0, got {self.learning_starts}")
-        check(self.train_freq >= 1 and self.gradient_steps >= 1 and self.n_step >= 1,
-              "train_freq, gradient_steps and n_step must be >= 1")
-        check(self.action_noise in ("normal", "ornstein-uhlenbeck", "none"),
-              f"action_noise must be 'normal', 'ornstein-uhlenbeck' or 'none', got {self.action_noise!r}")
-        check(self.action_noise_std >= 0 and self.ou_theta >= 0 and self.ou_dt > 0,
-              "need action_noise_std >= 0, ou_theta >= 0 and ou_dt > 0")
-        check_grad_norm(self.max_grad_norm)
-        check(len(self.net_arch) >= 1, "net_arch needs at least one hidden layer")
-        check(self.activation in ACTIVATIONS, f"activation {self.activation!r} unknown; choose one of {sorted(ACTIVATIONS)}")
+from agents.configs import DDPGConfig
 
 
 class ActionScale(nn.Module):

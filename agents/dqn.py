@@ -14,8 +14,7 @@ Exploration: ε-greedy on a linear schedule, Boltzmann as an option, or the nois
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -24,89 +23,15 @@ from torch import nn
 from torch.nn import functional as F
 
 from rlkit.buffers import ReplayBuffer
-from rlkit.config import EnvConfig, check, check_grad_norm
 from rlkit.errors import UnsupportedSpaceError
 from rlkit.off_policy import ReplayAgent
 from rlkit.networks import is_image_space, make_encoder
-from rlkit.networks.encoders import ACTIVATIONS
 from rlkit.networks.heads import CategoricalHead
 from rlkit.networks.q_head import QHead, project_distribution
 from rlkit.optim import FlatParameters, TargetNetwork, set_learning_rate
 from rlkit.types import LearnOut, ReplaySample
 from rlkit.utils import configure_threads
-
-
-@dataclass
-class DQNConfig(EnvConfig):
-    learning_rate: float = 1e-4
-    anneal_lr: bool = False  # linear decay of the learning rate to 0 over the run
-    buffer_size: int = 1_000_000
-    learning_starts: int = 100  # env steps of random actions before learning
-    batch_size: int = 32
-    tau: float = 1.0  # target update: 1 copies, < 1 is Polyak averaging
-    gamma: float = 0.99
-    train_freq: int = 4  # env steps (per env) between learning phases
-    gradient_steps: int = 1  # gradient steps per learning phase
-    target_update_interval: int = 10_000  # env steps between target updates
-    exploration_fraction: float = 0.1  # ε decays linearly over this fraction of the run
-    exploration_initial_eps: float = 1.0
-    exploration_final_eps: float = 0.05
-    exploration: str = "epsilon"  # "epsilon" or "boltzmann" (ignored with noisy=True)
-    boltzmann_temperature: float = 1.0
-    max_grad_norm: Optional[float] = 10.0  # global gradient-norm clip; None: no clipping
-    adam_eps: float = 1e-8
-    double: bool = False
-    dueling: bool = False
-    prioritized: bool = False
-    prioritized_alpha: float = 0.6
-    prioritized_beta: float = 0.4  # annealed linearly to 1 over the run
-    priority_eps: float = 1e-6
-    n_step: int = 1
-    noisy: bool = False
-    noisy_sigma0: float = 0.5
-    distributional: bool = False
-    atoms: int = 51
-    v_min: float = -10.0
-    v_max: float = 10.0
-    policy: str = "auto"  # "auto", "mlp" or "cnn"
-    net_arch: tuple[int, ...] = (64, 64)
-    activation: str = "relu"
-    save_replay: bool = True  # keep the replay buffer in checkpoints and load it from them (so --resume keeps it)
-
-    def validate(self) -> None:
-        super().validate()
-        check(self.learning_rate > 0 and self.batch_size >= 1 and self.buffer_size >= 1, "need learning_rate > 0, batch_size >= 1, buffer_size >= 1")
-        # a buffer smaller than a batch never holds enough transitions: learning would never start
-        check(self.buffer_size >= self.batch_size,
-              f"buffer_size ({self.buffer_size}) must be >= batch_size ({self.batch_size}); raise buffer_size or lower batch_size")
-        check(self.learning_starts >= 0, f"learning_starts must be >= 0, got {self.learning_starts}")
-        check(0 < self.tau <= 1, f"tau must be in (0, 1], got {self.tau}")
-        check(0 < self.gamma <= 1, f"gamma must be in (0, 1], got {self.gamma}")
-        check(self.train_freq >= 1 and self.gradient_steps >= 1 and self.target_update_interval >= 1,
-              "train_freq, gradient_steps and target_update_interval must be >= 1")
-        check(0 <= self.exploration_fraction <= 1, f"exploration_fraction must be in [0, 1], got {self.exploration_fraction}")
-        check(0 <= self.exploration_final_eps <= 1 and 0 <= self.exploration_initial_eps <= 1, "ε values must be in [0, 1]")
-        check(self.exploration in ("epsilon", "boltzmann"), f"exploration must be 'epsilon' or 'boltzmann', got {self.exploration!r}")
-        check(self.boltzmann_temperature > 0, "boltzmann_temperature must be > 0")
-        check(self.n_step >= 1, f"n_step must be >= 1, got {self.n_step}")
-        check_grad_norm(self.max_grad_norm)
-        check(self.atoms >= 2 and self.v_max > self.v_min, "need atoms >= 2 and v_max > v_min")
-        check(0 <= self.prioritized_alpha and 0 <= self.prioritized_beta <= 1, "need prioritized_alpha >= 0, prioritized_beta in [0, 1]")
-        check(self.policy in ("auto", "mlp", "cnn"), f"policy must be 'auto', 'mlp' or 'cnn', got {self.policy!r}")
-        check(self.activation in ACTIVATIONS, f"activation {self.activation!r} unknown; choose one of {sorted(ACTIVATIONS)}")
-
-
-@dataclass
-class RainbowConfig(DQNConfig):
-    double: bool = True
-    dueling: bool = True
-    prioritized: bool = True
-    prioritized_alpha: float = 0.5
-    n_step: int = 3
-    noisy: bool = True
-    distributional: bool = True
-    learning_rate: float = 6.25e-5
-    adam_eps: float = 1.5e-4
+from agents.configs import DQNConfig, RainbowConfig
 
 
 class QNetwork(nn.Module):

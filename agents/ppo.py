@@ -12,58 +12,15 @@ entropy bonus, gradient clipping, optional learning-rate / clip-range annealing 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 import torch
 
 from rlkit.buffers import take_rows, valid_rows
-from rlkit.config import check
-from rlkit.on_policy import OnPolicyAgent, OnPolicyConfig, explained_variance
+from rlkit.on_policy import OnPolicyAgent, explained_variance
 from rlkit.returns import compute_gae
 from rlkit.types import LearnOut, RolloutBatch
-
-
-@dataclass
-class PPOConfig(OnPolicyConfig):
-    batch_size: int = 64  # minibatch size
-    n_epochs: int = 10
-    gae_lambda: float = 0.95
-    objective: str = "kl"  # "kl": penalty with adaptive β (PPO); "clip": clipped surrogate (PPO2)
-    clip_range: float = 0.2
-    clip_range_vf: Optional[float] = None  # clip the value update around the old value (None: off)
-    kl_target: float = 0.01  # d_targ of the PPO paper
-    kl_tolerance: float = 1.5  # β changes when the KL leaves [kl_target / tol, kl_target * tol]
-    kl_beta_factor: float = 2.0
-    kl_beta_init: float = 1.0
-    target_kl: Optional[float] = None  # stop the epochs early when approx KL > 1.5 * target_kl (as SB3)
-    normalize_advantage: bool = True
-    ent_coef: float = 0.0
-    vf_coef: float = 0.5
-    anneal_clip_range: bool = False
-    adam_eps: float = 1e-5
-
-    def validate(self) -> None:
-        super().validate()
-        check(self.batch_size >= 1 and self.n_epochs >= 1, "batch_size and n_epochs must be >= 1")
-        check(self.batch_size <= self.n_steps * self.num_envs,
-              f"batch_size {self.batch_size} exceeds the rollout size n_steps * num_envs = {self.n_steps * self.num_envs}")
-        check(0 <= self.gae_lambda <= 1, f"gae_lambda must be in [0, 1], got {self.gae_lambda}")
-        check(self.objective in ("kl", "clip"), f"objective must be 'kl' (PPO) or 'clip' (PPO2), got {self.objective!r}")
-        check(self.clip_range > 0, f"clip_range must be > 0, got {self.clip_range}")
-        check(self.kl_target > 0 and self.kl_tolerance > 1 and self.kl_beta_factor > 1 and self.kl_beta_init >= 0,
-              "need kl_target > 0, kl_tolerance > 1, kl_beta_factor > 1, kl_beta_init >= 0")
-        check(self.clip_range_vf is None or self.clip_range_vf > 0,
-              f"clip_range_vf must be > 0, or None to leave the value update unclipped; got {self.clip_range_vf}")
-        check(self.target_kl is None or self.target_kl > 0,
-              f"target_kl must be > 0, or None for no early stop; got {self.target_kl}")
-        check(self.ent_coef >= 0, f"ent_coef must be >= 0 (0: no entropy bonus), got {self.ent_coef}")
-        check(self.vf_coef >= 0, f"vf_coef must be >= 0, got {self.vf_coef}")
-
-
-@dataclass
-class PPO2Config(PPOConfig):
-    objective: str = "clip"
+from agents.configs import PPO2Config, PPOConfig
 
 
 class PPO(OnPolicyAgent):

@@ -15,37 +15,17 @@ treated as the episode's end otherwise.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
-from rlkit.config import check
-from rlkit.on_policy import OnPolicyAgent, OnPolicyConfig, explained_variance
+from rlkit.on_policy import OnPolicyAgent, explained_variance
 from rlkit.returns import discounted_returns
 from rlkit.types import LearnOut, RolloutBatch
+from agents.configs import ReinforceConfig
 
 _FIELDS = ("obs", "actions", "rewards", "terminated", "truncated", "next_values")
-
-
-@dataclass
-class ReinforceConfig(OnPolicyConfig):
-    learning_rate: float = 1e-3
-    n_steps: int = 1000  # env steps per env between updates; finished episodes are trained on
-    reward_to_go: bool = True  # weight step t by the return from t on, not the whole episode's
-    baseline: str = "value"  # "value" (learned V(s)), "mean" (running mean of the returns) or "none"
-    baseline_momentum: float = 0.9  # "mean": b <- m b + (1 - m) mean(this update's returns)
-    vf_coef: float = 0.5  # weight of the value regression ("value" baseline)
-    ent_coef: float = 0.0
-    normalize_advantage: bool = False  # standardise (G - b) over the update's steps
-
-    def validate(self) -> None:
-        super().validate()
-        check(self.baseline in ("value", "mean", "none"), f"baseline must be 'value', 'mean' or 'none', got {self.baseline!r}")
-        check(0 <= self.baseline_momentum < 1, f"baseline_momentum must be in [0, 1), got {self.baseline_momentum}")
-        check(self.ent_coef >= 0, f"ent_coef must be >= 0 (0: no entropy bonus), got {self.ent_coef}")
-        check(self.vf_coef >= 0, f"vf_coef must be >= 0, got {self.vf_coef}")
 
 
 class Reinforce(OnPolicyAgent):

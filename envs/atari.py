@@ -6,27 +6,15 @@ as terminal -> fire on reset -> [training only] reward sign clipping -> frame st
 """
 from __future__ import annotations
 
-import re
-
 import gymnasium as gym
 import numpy as np
+
+from rlkit.env_ids import parse_atari_id
 
 # The two evaluation protocols in the literature:
 #   "v5":          sticky actions (repeat_action_probability 0.25), Machado et al. 2018, ALE/*-v5 default
 #   "noframeskip": no sticky actions, as *NoFrameskip-v4 ids used by SB3, CleanRL and the DQN papers
 ATARI_PROTOCOLS = {"v5": 0.25, "noframeskip": 0.0}
-
-_V5 = re.compile(r"^ALE/(?P<game>[A-Za-z0-9]+)-v5$")
-_V4 = re.compile(r"^(?P<game>[A-Za-z0-9]+?)NoFrameskip-v4$")
-
-
-def parse_atari_id(env_id: str) -> tuple[str, str] | None:
-    """``"ALE/Pong-v5"`` -> ("Pong", "v5"); ``"PongNoFrameskip-v4"`` -> ("Pong", "noframeskip")."""
-    if (m := _V5.match(env_id)) is not None:
-        return m["game"], "v5"
-    if (m := _V4.match(env_id)) is not None:
-        return m["game"], "noframeskip"
-    return None
 
 
 class EpisodicLife(gym.Wrapper):

@@ -20,6 +20,7 @@ from torch import nn
 from rlkit.checkpoint import load_checkpoint, save_checkpoint
 from rlkit.config import AgentConfig, EnvConfig, config_from_kwargs, config_to_dict
 from rlkit.errors import CheckpointError, ConfigError, NonFiniteError, UnsupportedSpaceError
+from rlkit.presets import Preset, apply_preset
 from rlkit.progress import DEFAULT_EVAL_MAX_EPISODE_STEPS
 from rlkit.utils import resolve_device, set_seed
 from rlkit.vec_env import make_vec_env
@@ -50,6 +51,7 @@ class Agent:
     config_class: ClassVar[type[AgentConfig]] = AgentConfig
     loop: ClassVar[Callable[["Agent", "Progress"], None]]
     env_spec: Any = None  # an env id or factory that evaluation and load() can rebuild; None without one
+    preset: Preset | None = None  # the preset the settings started from (rlkit.presets)
 
     def __init__(self, **config: Any):
         self.config = config_from_kwargs(self.config_class, config)
@@ -108,7 +110,7 @@ class Agent:
 
     def learn(
         self,
-        total_steps: int,
+        total_steps: int | None = None,
         log_dir: str | Path | None = None,
         *,
         resume: bool = False,
@@ -120,8 +122,14 @@ class Agent:
         progress: bool = True,
     ) -> "Agent":
         """Train for ``total_steps`` more steps (with ``resume=True``: continue the run in
-        ``log_dir`` until it has ``total_steps`` in all). Returns the agent. See ``rlkit.trainer.train``."""
+        ``log_dir`` until it has ``total_steps`` in all); None takes the preset's budget. Returns the
+        agent. See ``rlkit.trainer.train``."""
         from rlkit.trainer import train
+
+        if total_steps is None:
+            if self.preset is None:
+                raise ConfigError("total_steps is required: this agent has no preset whose budget it could take.")
+            total_steps = self.preset.total_steps
 
         return train(
             self, total_steps, log_dir=log_dir, resume=resume, overwrite=overwrite, checkpoint_freq=checkpoint_freq,
@@ -203,7 +211,9 @@ class EnvAgent(Agent):
 
     config_class: ClassVar[type[EnvConfig]] = EnvConfig
 
-    def __init__(self, env: Any, **config: Any):
+    def __init__(self, env: Any, preset: str | None = None, **config: Any):
+        # A preset's settings first, the keywords given laid over them (rlkit.presets).
+        self.preset, config = apply_preset(type(self).__name__, env, preset, config)
         super().__init__(**config)
         cfg = self.config
         # Kept for evaluation and checkpoints: an id or a factory can be rebuilt, an instance cannot.

@@ -1,23 +1,21 @@
 """What the on-policy agents (PPO, A2C, REINFORCE) share: their loop (``on_policy_loop``), an
 ``ActorCritic`` acting through a ``Policy``, the rollout buffer, observation/reward normalisation,
-the reward seam, the optimiser set-up and checkpoint state. Each agent's file holds its config
-defaults and its ``update``.
+the reward seam, the optimiser set-up and checkpoint state. Each agent's file holds its ``update``;
+the settings (``OnPolicyConfig`` in rlkit.config, each agent's in agents/configs.py) import no torch.
 """
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Optional, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import torch
 
 from rlkit.agent import EnvAgent
 from rlkit.buffers import RolloutBuffer, observation_dtype
-from rlkit.config import EnvConfig, check, check_grad_norm
+from rlkit.config import OnPolicyConfig
 from rlkit.errors import ConfigError
 from rlkit.networks import ActorCritic, is_image_space
-from rlkit.networks.encoders import ACTIVATIONS
 from rlkit.normalize import RunningMeanStd
 from rlkit.optim import FlatParameters, set_learning_rate
 from rlkit.policy import Policy
@@ -27,33 +25,6 @@ from rlkit.utils import configure_threads
 
 if TYPE_CHECKING:
     from rlkit.progress import Progress
-
-
-@dataclass
-class OnPolicyConfig(EnvConfig):
-    learning_rate: float = 3e-4
-    n_steps: int = 2048  # steps per env per rollout
-    gamma: float = 0.99
-    max_grad_norm: Optional[float] = 0.5  # global gradient-norm clip; None: no clipping
-    anneal_lr: bool = False  # linear decay to 0 over the run
-    normalize_obs: bool = False  # running mean/std of observations (stored in checkpoints)
-    normalize_reward: bool = False  # scale rewards by the std of the discounted return
-    policy: str = "auto"  # "auto", "mlp" or "cnn"
-    net_arch: tuple[int, ...] = (64, 64)
-    activation: str = "tanh"
-    share_trunk: Optional[bool] = None  # one encoder for actor and critic; None: yes for CNN, no for MLP
-    log_std_init: float = 0.0
-    numpy_inference: bool = True  # CPU rollouts of small MLP policies run a NumPy copy of the forward pass
-
-    def validate(self) -> None:
-        super().validate()
-        check(self.learning_rate > 0, f"learning_rate must be > 0, got {self.learning_rate}")
-        check(self.n_steps >= 1, f"n_steps must be >= 1, got {self.n_steps}")
-        check(0 < self.gamma <= 1, f"gamma must be in (0, 1], got {self.gamma}")
-        check_grad_norm(self.max_grad_norm)
-        check(self.policy in ("auto", "mlp", "cnn"), f"policy must be 'auto', 'mlp' or 'cnn', got {self.policy!r}")
-        check(self.activation in ACTIVATIONS, f"activation {self.activation!r} unknown; choose one of {sorted(ACTIVATIONS)}")
-        check(len(self.net_arch) >= 1 and all(h >= 1 for h in self.net_arch), f"net_arch needs positive sizes, got {self.net_arch}")
 
 
 class OnPolicyLearner(Protocol):

@@ -106,8 +106,11 @@ def _train_in(agent: "Agent", run: RunFolder | None, total_steps: int, *, resume
     kept = restored or (continuing and not overwrite)
     folder_start = int(agent.run_info.get("folder_start", run_start)) if kept else agent.num_steps
     checkpoint_freq = checkpoint_freq or max((target - run_start) // 10, 1)
+    # the preset the run's settings came from; a resumed run's agent is built from the saved settings
+    preset = agent.preset.describe() if agent.preset else (agent.run_info.get("preset") if kept else None)
     train_settings = {"total_steps": target, "run_start": run_start, "folder_start": folder_start,
-                      "checkpoint_freq": checkpoint_freq, "eval_freq": eval_freq, "eval_episodes": eval_episodes}
+                      "checkpoint_freq": checkpoint_freq, "eval_freq": eval_freq, "eval_episodes": eval_episodes,
+                      "preset": preset}
     agent.run_info = train_settings
     if run is not None:
         agent.run_dir = run.path

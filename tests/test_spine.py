@@ -154,13 +154,17 @@ def test_documents_cited_in_code_exist():
         assert any(Path(t).name == Path(name).name for t in tracked), f"code cites {name}, which the project does not have"
 
 
-def test_cli_help_list_and_version_start_without_torch_and_unknown_commands_get_a_suggestion(tmp_path):
+def test_cli_help_list_presets_and_version_start_without_torch_and_unknown_commands_get_a_suggestion(tmp_path):
     code = ("import sys, io, contextlib\n"
             "from rlkit.cli import main\n"
-            "for argv in (['--help'], ['list'], ['--version']):\n"
+            "for argv in (['--help'], ['list'], ['--version'], ['presets'], ['train', 'ppo2', '--help'],\n"
+            "             ['train', 'dqn', '--env', 'CartPole-v1', '--help']):\n"
             "    out = io.StringIO()\n"
             "    with contextlib.redirect_stdout(out):\n"
-            "        assert main(argv) == 0, argv\n"
+            "        try:\n"
+            "            assert main(argv) == 0, argv\n"
+            "        except SystemExit as exc:  # argparse's --help\n"
+            "            assert exc.code == 0, argv\n"
             "    print(out.getvalue())\n"
             "print('torch imported:', 'torch' in sys.modules)\n")
     done = subprocess.run([sys.executable, "-c", code], env=CLI_ENV, cwd=tmp_path, capture_output=True, text=True,
@@ -168,5 +172,9 @@ def test_cli_help_list_and_version_start_without_torch_and_unknown_commands_get_
     assert done.returncode == 0, done.stderr
     assert "torch imported: False" in done.stdout
     assert "ppo2" in done.stdout and "Rainbow: DQN with all six switches on" in done.stdout and "rlkit 0.1.0" in done.stdout
+    assert "hyperparams/dqn.yml" in done.stdout  # rlkit presets
+    assert "--clip-range FLOAT  ε of the clipped surrogate" in done.stdout  # a field's own documentation
+    assert "--objective {kl,clip}" in done.stdout  # the allowed values
+    assert "default (preset): 0.0023" in done.stdout  # DQN's CartPole preset shown as the defaults
     wrong = _cli("trian", cwd=tmp_path)
     assert wrong.returncode == 2 and "did you mean 'train'?" in wrong.stderr

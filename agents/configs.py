@@ -1,0 +1,201 @@
+"""Every agent's settings, one dataclass per agent, each field with its one-line documentation.
+
+They live apart from the agents so that ``rlkit train AGENT --help`` and presets import no torch.
+Field names follow Stable-Baselines3 where SB3 has the same concept; a field's trailing comment is
+its ``--help`` text, and a ``Literal[...]`` type lists its allowed values.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Optional
+
+from rlkit.config import Activation, EnvConfig, OnPolicyConfig, PolicyKind, check, check_grad_norm
+
+# --- on-policy: PPO, PPO2, A2C, REINFORCE --------------------------------------------------------
+
+
+@dataclass
+class PPOConfig(OnPolicyConfig):
+    batch_size: int = 64  # minibatch size
+    n_epochs: int = 10  # passes over each rollout
+    gae_lambda: float = 0.95  # GAE λ (1: Monte-Carlo returns, 0: one-step TD)
+    objective: Literal["kl", "clip"] = "kl"  # "kl": penalty with adaptive β (PPO); "clip": clipped surrogate (PPO2)
+    clip_range: float = 0.2  # ε of the clipped surrogate (objective "clip")
+    clip_range_vf: Optional[float] = None  # clip the value update around the old value; none: off
+    kl_target: float = 0.01  # d_targ of the PPO paper (objective "kl")
+    kl_tolerance: float = 1.5  # β changes when the KL leaves [kl_target / tol, kl_target * tol]
+    kl_beta_factor: float = 2.0  # β is multiplied or divided by this when the KL leaves the band
+    kl_beta_init: float = 1.0  # initial KL penalty weight β
+    target_kl: Optional[float] = None  # stop the epochs early when approx KL > 1.5 * target_kl (as SB3); none: never
+    normalize_advantage: bool = True  # standardise advantages per minibatch
+    ent_coef: float = 0.0  # weight of the entropy bonus
+    vf_coef: float = 0.5  # weight of the value loss
+    anneal_clip_range: bool = False  # decay clip_range linearly to 0 over the run
+    adam_eps: float = 1e-5  # Adam's ε
+
+    def validate(self) -> None:
+        super().validate()
+        check(self.batch_size >= 1 and self.n_epochs >= 1, "batch_size and n_epochs must be >= 1")
+        check(self.batch_size <= self.n_steps * self.num_envs,
+              f"batch_size {self.batch_size} exceeds the rollout size n_steps * num_envs = {self.n_steps * self.num_envs}")
+        check(0 <= self.gae_lambda <= 1, f"gae_lambda must be in [0, 1], got {self.gae_lambda}")
+        check(self.clip_range > 0, f"clip_range must be > 0, got {self.clip_range}")
+        check(self.kl_target > 0 and self.kl_tolerance > 1 and self.kl_beta_factor > 1 and self.kl_beta_init >= 0,
+              "need kl_target > 0, kl_tolerance > 1, kl_beta_factor > 1, kl_beta_init >= 0")
+        check(self.clip_range_vf is None or self.clip_range_vf > 0,
+              f"clip_range_vf must be > 0, or None to leave the value update unclipped; got {self.clip_range_vf}")
+        check(self.target_kl is None or self.target_kl > 0,
+              f"target_kl must be > 0, or None for no early stop; got {self.target_kl}")
+        check(self.ent_coef >= 0, f"ent_coef must be >= 0 (0: no entropy bonus), got {self.ent_coef}")
+        check(self.vf_coef >= 0, f"vf_coef must be >= 0, got {self.vf_coef}")
+
+
+@dataclass
+class PPO2Config(PPOConfig):
+    objective: Literal["kl", "clip"] = "clip"
+
+
+@dataclass
+class A2CConfig(OnPolicyConfig):
+    learning_rate: float = 7e-4
+    n_steps: int = 5
+    gae_lambda: float = 1.0  # GAE λ; 1: plain n-step returns
+    ent_coef: float = 0.0  # weight of the entropy bonus
+    vf_coef: float = 0.5  # weight of the value loss
+    normalize_advantage: bool = False  # standardise advantages per update
+    use_rms_prop: bool = True  # RMSprop as in the A3C paper; false: Adam
+    rms_prop_alpha: float = 0.99  # smoothing constant of RMSprop's squared-gradient average
+    rms_prop_eps: float = 1e-5  # RMSprop's ε
+
+    def validate(self) -> None:
+        super().validate()
+        check(0 <= self.gae_lambda <= 1, f"gae_lambda must be in [0, 1], got {self.gae_lambda}")
+        check(0 < self.rms_prop_alpha < 1 and self.rms_prop_eps > 0, "need 0 < rms_prop_alpha < 1 and rms_prop_eps > 0")
+        check(self.ent_coef >= 0, f"ent_coef must be >= 0 (0: no entropy bonus), got {self.ent_coef}")
+        check(self.vf_coef >= 0, f"vf_coef must be >= 0, got {self.vf_coef}")
+
+
+@dataclass
+class ReinforceConfig(OnPolicyConfig):
+    learning_rate: float = 1e-3
+    n_steps: int = 1000  # env steps per env between updates; finished episodes are trained on
+    reward_to_go: bool = True  # weight step t by the return from t on, not the whole episode's
+    baseline: Literal["value", "mean", "none"] = "value"  # learned V(s), running mean of the returns, or none
+    baseline_momentum: float = 0.9  # "mean": b <- m b + (1 - m) mean(this update's returns)
+    vf_coef: float = 0.5  # weight of the value regression ("value" baseline)
+    ent_coef: float = 0.0  # weight of the entropy bonus
+    normalize_advantage: bool = False  # standardise (G - b) over the update's steps
+
+    def validate(self) -> None:
+        super().validate()
+        check(0 <= self.baseline_momentum < 1, f"baseline_momentum must be in [0, 1), got {self.baseline_momentum}")
+        check(self.ent_coef >= 0, f"ent_coef must be >= 0 (0: no entropy bonus), got {self.ent_coef}")
+        check(self.vf_coef >= 0, f"vf_coef must be >= 0, got {self.vf_coef}")
+
+
+# --- off-policy: DQN (and Rainbow), DDPG ----------------------------------------------------------
+
+
+def _check_replay(cfg: DQNConfig | DDPGConfig) -> None:
+    check(cfg.batch_size >= 1 and cfg.buffer_size >= 1, "need batch_size >= 1 and buffer_size >= 1")
+    # a buffer smaller than a batch never holds enough transitions: learning would never start
+    check(cfg.buffer_size >= cfg.batch_size,
+          f"buffer_size ({cfg.buffer_size}) must be >= batch_size ({cfg.batch_size}); raise buffer_size or lower batch_size")
+    check(cfg.learning_starts >= 0, f"learning_starts must be >= 0, got {cfg.learning_starts}")
+    check(0 < cfg.tau <= 1, f"tau must be in (0, 1], got {cfg.tau}")
+    check(0 < cfg.gamma <= 1, f"gamma must be in (0, 1], got {cfg.gamma}")
+    check(cfg.train_freq >= 1 and cfg.gradient_steps >= 1 and cfg.n_step >= 1,
+          "train_freq, gradient_steps and n_step must be >= 1")
+    check_grad_norm(cfg.max_grad_norm)
+
+
+@dataclass
+class DQNConfig(EnvConfig):
+    learning_rate: float = 1e-4  # Adam step size
+    anneal_lr: bool = False  # decay the learning rate linearly to 0 over the run
+    buffer_size: int = 1_000_000  # replay capacity in transitions
+    learning_starts: int = 100  # env steps of random actions before learning
+    batch_size: int = 32  # transitions per gradient step
+    tau: float = 1.0  # target update: 1 copies, < 1 is Polyak averaging
+    gamma: float = 0.99  # discount factor
+    train_freq: int = 4  # env steps (per env) between learning phases
+    gradient_steps: int = 1  # gradient steps per learning phase
+    target_update_interval: int = 10_000  # env steps between target updates
+    exploration_fraction: float = 0.1  # ε decays linearly over this fraction of the run
+    exploration_initial_eps: float = 1.0  # ε at the start
+    exploration_final_eps: float = 0.05  # ε after the decay
+    exploration: Literal["epsilon", "boltzmann"] = "epsilon"  # how to explore (ignored with noisy)
+    boltzmann_temperature: float = 1.0  # softmax temperature of "boltzmann" exploration
+    max_grad_norm: Optional[float] = 10.0  # global gradient-norm clip; none: no clipping
+    adam_eps: float = 1e-8  # Adam's ε
+    double: bool = False  # double DQN: the online net picks the next action, the target net values it
+    dueling: bool = False  # separate value and advantage streams
+    prioritized: bool = False  # prioritized replay (proportional)
+    prioritized_alpha: float = 0.6  # priority exponent α
+    prioritized_beta: float = 0.4  # importance-sampling exponent, annealed linearly to 1 over the run
+    priority_eps: float = 1e-6  # added to |TD error| so no transition gets priority 0
+    n_step: int = 1  # n-step returns (formed when sampling)
+    noisy: bool = False  # noisy linear layers explore instead of ε
+    noisy_sigma0: float = 0.5  # initial noise scale of the noisy layers
+    distributional: bool = False  # C51: a categorical return distribution on fixed atoms
+    atoms: int = 51  # C51 atoms
+    v_min: float = -10.0  # C51 support, lowest return
+    v_max: float = 10.0  # C51 support, highest return
+    policy: PolicyKind = "auto"  # network trunk; "auto": CNN for image observations, else MLP
+    net_arch: tuple[int, ...] = (64, 64)  # hidden sizes of the MLP trunk
+    activation: Activation = "relu"  # MLP activation
+    save_replay: bool = True  # keep the replay buffer in checkpoints and load it from them (so --resume keeps it)
+
+    def validate(self) -> None:
+        super().validate()
+        _check_replay(self)
+        check(self.learning_rate > 0, f"learning_rate must be > 0, got {self.learning_rate}")
+        check(self.target_update_interval >= 1, "target_update_interval must be >= 1")
+        check(0 <= self.exploration_fraction <= 1, f"exploration_fraction must be in [0, 1], got {self.exploration_fraction}")
+        check(0 <= self.exploration_final_eps <= 1 and 0 <= self.exploration_initial_eps <= 1, "ε values must be in [0, 1]")
+        check(self.boltzmann_temperature > 0, "boltzmann_temperature must be > 0")
+        check(self.atoms >= 2 and self.v_max > self.v_min, "need atoms >= 2 and v_max > v_min")
+        check(0 <= self.prioritized_alpha and 0 <= self.prioritized_beta <= 1, "need prioritized_alpha >= 0, prioritized_beta in [0, 1]")
+
+
+@dataclass
+class RainbowConfig(DQNConfig):
+    double: bool = True
+    dueling: bool = True
+    prioritized: bool = True
+    prioritized_alpha: float = 0.5
+    n_step: int = 3
+    noisy: bool = True
+    distributional: bool = True
+    learning_rate: float = 6.25e-5
+    adam_eps: float = 1.5e-4
+
+
+@dataclass
+class DDPGConfig(EnvConfig):
+    learning_rate: float = 1e-3  # actor and critic (SB3: one learning_rate for both)
+    critic_learning_rate: float = 0.0  # 0 = the same as learning_rate
+    buffer_size: int = 1_000_000  # replay capacity in transitions
+    learning_starts: int = 100  # env steps of uniformly random actions before learning
+    batch_size: int = 256  # transitions per gradient step
+    tau: float = 0.005  # Polyak factor of both target networks, applied after every gradient step
+    gamma: float = 0.99  # discount factor
+    train_freq: int = 1  # env steps (per env) between learning phases
+    gradient_steps: int = 1  # gradient steps per learning phase
+    n_step: int = 1  # n-step returns (formed when sampling)
+    action_noise: Literal["normal", "ornstein-uhlenbeck", "none"] = "normal"  # exploration noise added to the actor's action
+    action_noise_std: float = 0.1  # σ in unit actions ([−1, 1] spans a bounded dimension)
+    ou_theta: float = 0.15  # Ornstein-Uhlenbeck mean reversion
+    ou_dt: float = 1e-2  # Ornstein-Uhlenbeck time step
+    max_grad_norm: Optional[float] = None  # global gradient-norm clip; none: no clipping (as DDPG and SB3)
+    net_arch: tuple[int, ...] = (400, 300)  # hidden sizes of the actor and of the critic
+    activation: Activation = "relu"  # hidden-layer activation
+    save_replay: bool = True  # keep the replay buffer in checkpoints and load it from them (so --resume keeps it)
+
+    def validate(self) -> None:
+        super().validate()
+        _check_replay(self)
+        check(self.learning_rate > 0 and self.critic_learning_rate >= 0, "need learning_rate > 0 and critic_learning_rate >= 0")
+        check(self.action_noise_std >= 0 and self.ou_theta >= 0 and self.ou_dt > 0,
+              "need action_noise_std >= 0, ou_theta >= 0 and ou_dt > 0")
+        check(len(self.net_arch) >= 1, "net_arch needs at least one hidden layer")
