@@ -13,7 +13,7 @@ from typing import Any, Callable, Union
 
 import gymnasium as gym
 
-from envs.atari import ATARI_PROTOCOLS, make_atari_env, parse_atari_id
+from envs.atari import ATARI_PROTOCOLS, make_atari_env, parse_atari_id, silence_ale_banner
 from envs.vector import AleVecEnv, EnvPoolVecEnv, GymnasiumVecEnv, VecEnv, as_seed
 from rlkit.errors import ConfigError, UnknownEnvError
 from rlkit.utils import usable_cores
@@ -217,6 +217,7 @@ def _make_ale(env: EnvSpec, num_envs: int, training: bool, protocol: str | None)
         rom = gym.spec(f"ALE/{game}-v5").kwargs["game"]
     except gym.error.Error as exc:
         raise _unknown_env(env, exc) from exc
+    silence_ale_banner()  # this may be the process's first emulator, the one that prints the banner
     envs = AtariVectorEnv(
         rom, num_envs,
         num_threads=min(num_envs, usable_cores()),

@@ -68,6 +68,18 @@ class ClipRewardSign(gym.RewardWrapper):
         return float(np.sign(reward))
 
 
+def silence_ale_banner() -> None:
+    """Keep ALE's info messages ("A.L.E: Arcade Learning Environment (version ...)", "[Powered by
+    Stella]") from printing. The first emulator of a process writes them straight to the C-level
+    stderr (gymnasium's AtariEnv lowers the level only after building it), where no Python
+    redirection reaches: built mid-run (an evaluation env, an async worker), they split the progress
+    bar's line. Errors still print; ALE's warnings do not (the level AtariEnv itself sets). The
+    setting is process-wide."""
+    import ale_py
+
+    ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Error)
+
+
 def make_atari_env(
     env_id: str,
     *,
@@ -80,6 +92,7 @@ def make_atari_env(
     """One preprocessed Atari env. ``protocol`` is "v5" or "noframeskip"; None takes the id's own."""
     import ale_py
 
+    silence_ale_banner()
     gym.register_envs(ale_py)
     parsed = parse_atari_id(env_id)
     if parsed is None:

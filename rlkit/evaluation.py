@@ -25,6 +25,7 @@ def evaluate(
     backend: str = "gymnasium",
     max_episode_steps: int = DEFAULT_EVAL_MAX_EPISODE_STEPS,
     stop: Callable[[], bool] | None = None,
+    on_episode: Callable[[int, int], None] | None = None,
 ) -> tuple[float, float]:
     """Mean and std of the return over ``episodes`` episodes (full games on Atari, unclipped).
 
@@ -34,6 +35,8 @@ def evaluate(
     short episodes are not over-represented. An episode still running after ``max_episode_steps``
     steps is cut there and counts with its return so far (with a warning), so an env that never
     ends cannot hang an evaluation. ``stop``, checked every step, abandons it (``EvaluationStopped``).
+    ``on_episode(done, episodes)`` is called each time counted episodes end (the trainer's progress
+    bar shows "evaluation 7/20" from it); nothing is printed.
     """
     from rlkit.agent import EnvAgent
 
@@ -44,7 +47,10 @@ def evaluate(
     if not isinstance(agent, EnvAgent) and env is None:
         if not hasattr(agent, "evaluate"):
             raise ConfigError(f"{type(agent).__name__} has no env and no evaluate(); pass env= to evaluate it on one.")
-        return agent.evaluate(episodes=episodes, seed=seed)
+        mean, std = agent.evaluate(episodes=episodes, seed=seed)
+        if on_episode is not None:
+            on_episode(episodes, episodes)
+        return mean, std
     env = agent.env_spec if env is None else env
     if env is None:
         raise ConfigError("the agent was built on a gymnasium.Env instance; pass env= (an id, Env or factory) to evaluate().")
@@ -67,7 +73,8 @@ def evaluate(
             live = ~resetting  # the step after an end is a reset: not part of any episode
             running += np.where(live, step.rewards, 0.0)
             length += live
-            for i in np.flatnonzero(counting & (step.episode_done | (length >= max_episode_steps))):
+            ended = np.flatnonzero(counting & (step.episode_done | (length >= max_episode_steps)))
+            for i in ended:
                 if step.episode_done[i]:
                     returns[i].append(float(step.episode_returns[i]))
                 elif length[i] >= max_episode_steps:
@@ -76,6 +83,8 @@ def evaluate(
                     counting[i] = False
                 if len(returns[i]) >= quota[i]:
                     counting[i] = False
+            if on_episode is not None and ended.size:
+                on_episode(sum(map(len, returns)), episodes)
             resetting = step.terminated | step.truncated | step.episode_done
             running[resetting] = 0.0
             length[resetting] = 0

@@ -22,7 +22,7 @@ class OffPolicyLearner(Protocol):
 
     envs: Any
     replay: ReplayBuffer
-    config: Any
+    config: Any  # config.learning_starts, when it has one, ends the warm-up shown on the progress bar
     num_steps: int
 
     def explore(self, obs: np.ndarray, progress: float) -> np.ndarray: ...
@@ -39,6 +39,11 @@ def off_policy_loop(agent: OffPolicyLearner, progress: Progress) -> None:
     resetting = np.zeros(envs.num_envs, dtype=bool)
     pending: list[dict[str, float]] = []
     next_log = agent.num_steps + LOG_EVERY
+    # before learning_starts the agent only acts at random: the bar says so, not "training"
+    learning_starts = getattr(agent.config, "learning_starts", 0)
+    warming_up = agent.num_steps < learning_starts
+    if warming_up:
+        progress.phase("warm-up")
     while not progress.done:
         actions = agent.explore(obs, progress.fraction)
         step = envs.step(actions)
@@ -48,6 +53,9 @@ def off_policy_loop(agent: OffPolicyLearner, progress: Progress) -> None:
             agent.end_episodes(resetting)
         obs = step.obs
         progress.advance(envs.num_envs)
+        if warming_up and agent.num_steps >= learning_starts:
+            warming_up = False
+            progress.phase("training")
         if step.episode_done.any():
             progress.episodes(step.episode_returns[step.episode_done].tolist(),
                               step.episode_lengths[step.episode_done].tolist())

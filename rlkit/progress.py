@@ -68,6 +68,11 @@ class Progress:
         self.agent.num_steps += steps
         self.logger.advance(self.agent.num_steps)
 
+    def phase(self, name: str) -> None:
+        """What the loop is doing, for the progress bar: "warm-up" while it only collects random
+        experience, "training" (the default) once it learns."""
+        self.logger.phase(name)
+
     def episodes(self, returns: list[float], lengths: list[int]) -> None:
         """Finished episodes (whole games on Atari, unclipped returns)."""
         if returns:
@@ -99,14 +104,16 @@ class Progress:
         scheduler's grace period is no time for 20 Atari games: the checkpoint comes first)."""
         from rlkit.evaluation import EvaluationStopped, evaluate
 
-        self.logger.phase("evaluation")
+        def show_episodes_done(done: int, episodes: int) -> None:
+            self.logger.phase(f"evaluation {done}/{episodes}")
+
         try:
-            mean, std = evaluate(self.agent, episodes=self.eval_episodes, seed=self.agent.config.seed + 10_000,
-                                 max_episode_steps=self.eval_max_episode_steps, stop=lambda: self.stop_signal is not None)
+            with self.logger.in_phase(f"evaluation 0/{self.eval_episodes}"):
+                mean, std = evaluate(self.agent, episodes=self.eval_episodes, seed=self.agent.config.seed + 10_000,
+                                     max_episode_steps=self.eval_max_episode_steps,
+                                     stop=lambda: self.stop_signal is not None, on_episode=show_episodes_done)
         except EvaluationStopped:
             return None
-        finally:
-            self.logger.phase("training")
         self.logger.evaluation(self.agent.num_steps, mean, std)
         return mean, std
 
@@ -116,13 +123,11 @@ class Progress:
         the error then says which state that is."""
         if self.checkpoint_path is None:
             return
-        self.logger.phase("checkpoint")
         try:
-            self.agent.save(self.checkpoint_path)
+            with self.logger.in_phase("checkpoint"):
+                self.agent.save(self.checkpoint_path)
         except NonFiniteError as exc:
             raise NonFiniteError(f"{exc} {self._last_good()}") from None
-        finally:
-            self.logger.phase("training")
         self.last_checkpoint_step = self.agent.num_steps
 
     def _last_good(self) -> str:

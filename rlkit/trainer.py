@@ -45,6 +45,8 @@ def train(
     ``checkpoint.pt`` (every ``checkpoint_freq`` steps, default a tenth of the run, at the end, and
     when SIGINT or SIGTERM stops the run at its next safe point). A folder that holds another run is
     only replaced with ``overwrite=True``; a second process writing into it is refused.
+    ``progress=True`` draws a bar on stderr (phase, steps/s, recent return; "evaluation 7/20" while it
+    evaluates); ``progress=False`` prints nothing (errors are raised, warnings go through ``warnings``).
     """
     _check_int("total_steps", total_steps, minimum=1)
     _check_int("eval_freq", eval_freq, minimum=0)
@@ -117,15 +119,16 @@ def _train_in(agent: "Agent", run: RunFolder | None, total_steps: int, *, resume
         agent.use_run_folder(run.path)
 
     logger = Logger(run.path if run else None, target, start_step=agent.num_steps, progress=show_progress)
-    logger.write_json("config.json", {
-        "agent": type(agent).__name__, "env": _env_name(agent), "config": config_to_dict(agent.config),
-        "train": train_settings,
-    })
-    progress = Progress(agent, logger, target=target, run_start=run_start,
-                        checkpoint_path=run.checkpoint if run else None, checkpoint_freq=checkpoint_freq,
-                        eval_freq=eval_freq, eval_episodes=eval_episodes, eval_max_episode_steps=eval_max_episode_steps)
-    start_step = agent.num_steps
-    try:
+    try:  # from here on the bar (and its redraw thread) is closed whatever happens
+        logger.write_json("config.json", {
+            "agent": type(agent).__name__, "env": _env_name(agent), "config": config_to_dict(agent.config),
+            "train": train_settings,
+        })
+        progress = Progress(agent, logger, target=target, run_start=run_start,
+                            checkpoint_path=run.checkpoint if run else None, checkpoint_freq=checkpoint_freq,
+                            eval_freq=eval_freq, eval_episodes=eval_episodes,
+                            eval_max_episode_steps=eval_max_episode_steps)
+        start_step = agent.num_steps
         with _stop_at_safe_point_on_signals(progress):
             agent.loop(progress)
         summary = _summary(agent, logger, folder_start)
@@ -185,7 +188,7 @@ def _stopped(agent: "Agent", run: RunFolder | None, progress: Progress, logger: 
                    f"--resume (resume=True) and log_dir {run.path}.")
     else:
         message = f"{name}: stopped at step {agent.num_steps}; nothing was saved (no log_dir)."
-    logger.bar.write(message)
+    logger.write(message)
     raise TrainingInterrupted(message, progress.stop_signal)
 
 
@@ -201,8 +204,8 @@ def _stop_at_safe_point_on_signals(progress: Progress) -> Iterator[None]:
         if progress.stop_signal is not None and signum == signal.SIGINT:
             raise KeyboardInterrupt
         progress.stop_signal = signum
-        progress.logger.bar.write(f"{signal.Signals(signum).name}: stopping at the next safe point and saving "
-                                  "(press Ctrl-C again to stop at once without saving)")
+        progress.logger.write(f"{signal.Signals(signum).name}: stopping at the next safe point and saving "
+                              "(press Ctrl-C again to stop at once without saving)")
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
