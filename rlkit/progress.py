@@ -49,6 +49,7 @@ class Progress:
         self.next_eval = (step // eval_freq + 1) * eval_freq if eval_freq else math.inf
         self.stop_signal: int | None = None  # set by train()'s signal handler
         self.last_checkpoint_step: int | None = None
+        self.last_evaluation: tuple[int, tuple[float, float]] | None = None  # (step, (mean, std))
 
     # --- what a loop reads -----------------------------------------------------------------------
     @property
@@ -104,6 +105,9 @@ class Progress:
         scheduler's grace period is no time for 20 Atari games: the checkpoint comes first)."""
         from rlkit.evaluation import EvaluationStopped, evaluate
 
+        if self.last_evaluation is not None and self.last_evaluation[0] == self.agent.num_steps:
+            return self.last_evaluation[1]  # the same policy on the same episodes: the final one after a periodic one
+
         def show_episodes_done(done: int, episodes: int) -> None:
             self.logger.phase(f"evaluation {done}/{episodes}")
 
@@ -115,14 +119,15 @@ class Progress:
         except EvaluationStopped:
             return None
         self.logger.evaluation(self.agent.num_steps, mean, std)
+        self.last_evaluation = (self.agent.num_steps, (mean, std))
         return mean, std
 
     def checkpoint(self) -> None:
         """Save the agent to the run's checkpoint (nothing without a run folder). ``Agent.save``
         refuses a network holding NaN or inf, so the file on disk is always the last good state;
         the error then says which state that is."""
-        if self.checkpoint_path is None:
-            return
+        if self.checkpoint_path is None or self.last_checkpoint_step == self.agent.num_steps:
+            return  # nothing changed since the checkpoint at this step (a periodic one at the last step)
         try:
             with self.logger.in_phase("checkpoint"):
                 self.agent.save(self.checkpoint_path)

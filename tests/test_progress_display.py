@@ -162,14 +162,17 @@ def test_evaluation_reports_episodes_done_and_prints_nothing(capfd):
 
 
 def test_periodic_and_final_evaluations_show_their_episodes_on_the_bar(tmp_path, phases):
-    PPO2("CartPole-v1", seed=0, **TINY_PPO).learn(128, tmp_path / "r", eval_freq=64, eval_episodes=3, progress=False)
+    agent = PPO2("CartPole-v1", seed=0, **TINY_PPO)
+    agent.learn(128, tmp_path / "r", eval_freq=64, eval_episodes=3, checkpoint_freq=64, progress=False)
     shown = [name for name, _ in phases]
     evaluations = [i for i, name in enumerate(shown) if name == "evaluation 0/3"]
-    assert len(evaluations) == 3  # at steps 64 and 128, and the final one
+    # at steps 64 and 128; the final evaluation at 128 is that same one (same policy, same episodes), not a rerun
+    assert [phases[i][1] for i in evaluations] == [64, 128]
     for start in evaluations:
         end = shown.index("evaluation 3/3", start)
         assert shown[end + 1] == "training"  # the phase before it comes back
-    assert "checkpoint" in shown
+    assert [step for name, step in phases if name == "checkpoint"] == [64, 128]  # the final one is not saved twice
+    assert agent.last_summary["eval_episodes"] == 3 and "eval_mean_return" in agent.last_summary
 
 
 def test_off_policy_warm_up_is_shown_until_learning_starts(phases):
