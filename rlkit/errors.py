@@ -44,3 +44,7 @@ class TrainingInterrupted(KeyboardInterrupt):
     def __init__(self, message: str, signal: int):
         super().__init__(message)
         self.signal = signal
+
+
+class DemonstrationsError(RlkitError, ValueError):
+    """Demonstrations that cannot be used: a damaged or foreign file, spaces that do not fit the env."""
