@@ -18,23 +18,9 @@ from rlkit.buffers.demonstrations import (
     space_from_description,
 )
 from rlkit.errors import DemonstrationsError
+from toy_experts import cartpole_expert, pendulum_expert, wobbly_expert
 
 ARRAYS = ("obs", "actions", "rewards", "terminated", "truncated", "episode_lengths")
-
-
-def cartpole_expert(obs: np.ndarray) -> np.ndarray:
-    """Push the way the pole leans: deterministic, a function of the observation alone."""
-    return (obs[:, 2] + 0.5 * obs[:, 3] > 0).astype(np.int64)
-
-
-def wobbly_expert(obs: np.ndarray) -> np.ndarray:
-    """Push the way the pole leans, ignoring its velocity: episodes of 25 to 60 steps."""
-    return (obs[:, 2] > 0).astype(np.int64)
-
-
-def pendulum_expert(obs: np.ndarray) -> np.ndarray:
-    """Torque against the angular velocity, past the bounds (the recording clips it to [-2, 2])."""
-    return (-3.0 * obs[:, 2:3]).astype(np.float32)
 
 
 def assert_identical(a: Demonstrations, b: Demonstrations) -> None:
