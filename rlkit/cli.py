@@ -1,4 +1,4 @@
-"""``rlkit train | eval | plot | list``: the research API from a shell. Every config field is a flag."""
+"""``rlkit train | eval | collect | plot | list``: the research API from a shell. Every config field is a flag."""
 from __future__ import annotations
 
 import argparse
@@ -189,7 +189,6 @@ def _print_outputs(say: Callable[..., None], summary: dict, log_dir: Path) -> No
 
 
 def _eval(argv: list[str]) -> int:
-    from rlkit.checkpoint import load_checkpoint
     from rlkit.evaluation import evaluate
 
     parser = argparse.ArgumentParser(prog="rlkit eval", description="Evaluate a saved agent.")
@@ -201,22 +200,166 @@ def _eval(argv: list[str]) -> int:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--agent", help="package.module:ClassName of an agent from outside rlkit's own")
     args = parser.parse_args(argv)
-    payload = load_checkpoint(args.path)
+    agent = _saved_agent(args.path, args.agent, args.env, args.device)
+    try:
+        mean, std = evaluate(agent, episodes=args.episodes, seed=args.seed, deterministic=not args.stochastic)
+    finally:
+        agent.close()
+    print(json.dumps({"agent": type(agent).__name__, "env": str(agent.env_spec), "episodes": args.episodes,
+                      "mean_return": mean, "std_return": std}))
+    return 0
+
+
+def _saved_agent(path: str, agent: str | None, env: str | None, device: str) -> Any:
+    """A saved agent from a run folder or checkpoint, to act (its replay left out)."""
+    from rlkit.checkpoint import load_checkpoint
+
+    payload = load_checkpoint(path)
     registry = {cls.__name__: cls for cls in _registry().values()}
-    if args.agent:
-        cls = _agent_class(args.agent)
+    if agent:
+        cls = _agent_class(agent)
     elif payload["agent"] in registry:
         cls = registry[payload["agent"]]
     else:
         raise ConfigError(f"{payload['agent']!r} is not one of rlkit's agents; name its class with "
                           "--agent package.module:ClassName.")
-    # evaluation acts; it needs no replay (which may be large, or gone with its run folder)
+    from rlkit.agent import EnvAgent
+
+    if issubclass(cls, EnvAgent) and env is None and payload.get("env") is None:
+        raise ConfigError(f"{path} holds an agent trained on an env instance or factory (no env id is saved); "
+                          "pass --env ID.")
+    # acting needs no replay (which may be large, or gone with its run folder)
     no_replay = {"save_replay": False} if "save_replay" in cls.config_class.__dataclass_fields__ else {}
-    agent = cls.load(args.path, env=args.env, device=args.device, **no_replay)
-    mean, std = evaluate(agent, episodes=args.episodes, seed=args.seed, deterministic=not args.stochastic)
-    print(json.dumps({"agent": payload["agent"], "env": str(agent.env_spec), "episodes": args.episodes,
-                      "mean_return": mean, "std_return": std}))
+    return cls.load(path, env=env, device=device, **no_replay)
+
+
+def _expert_function(name: str) -> Callable:
+    """``package.module:function``, a function from a batch of observations to a batch of actions."""
+    module_name, sep, attribute = name.partition(":")
+    if not sep or not module_name or not attribute:
+        raise ConfigError(f"--expert takes package.module:function, got {name!r}.")
+    try:
+        expert = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"cannot import expert {name!r} ({exc}); pass package.module:function of a function "
+                          "from a batch of observations to a batch of actions (its module on PYTHONPATH).") from exc
+    if not callable(expert):
+        raise ConfigError(f"{name!r} is a {type(expert).__name__}, not a function from observations to actions.")
+    return expert
+
+
+def _collect(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="rlkit collect", description="Record whole episodes of an expert as demonstrations (.npz, loadable "
+        "with rlkit.buffers.demonstrations.Demonstrations.load): a saved agent, or a function with --expert.")
+    parser.add_argument("path", nargs="?", help="run folder or checkpoint .pt of the expert")
+    parser.add_argument("--episodes", type=int, required=True, help="whole episodes to record")
+    parser.add_argument("-o", "--out", help="the .npz to write (replaced atomically if it exists)")
+    parser.add_argument("--env", help="env id (default: the one the agent was trained on; required with --expert)")
+    parser.add_argument("--expert", help="package.module:function from a batch of observations to a batch of "
+                                         "actions, instead of a saved agent")
+    parser.add_argument("--agent", help="package.module:ClassName of a saved agent from outside rlkit's own")
+    parser.add_argument("--seed", type=int, default=321,
+                        help="seed of the first env, the others seed+1, ... (default 321: apart from training's "
+                             "and rlkit eval's)")
+    parser.add_argument("--num-envs", type=int, default=None,
+                        help="envs stepped together, each recording an even share (default: min(episodes, 8))")
+    parser.add_argument("--stochastic", action="store_true", help="sample the agent's actions instead of taking the mode")
+    parser.add_argument("--device", default="auto", help="where the agent runs (default auto: CUDA when available)")
+    parser.add_argument("--minari", metavar="DATASET_ID",
+                        help="also write a local Minari dataset, e.g. rlkit/cartpole/expert-v0 (pip install rlkit[minari])")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar (the summary is still printed)")
+    parser.add_argument("--quiet", action="store_true", help="print nothing but errors (for scripts)")
+    args = parser.parse_args(argv)
+    if args.episodes < 1:
+        raise ConfigError(f"--episodes must be >= 1, got {args.episodes}.")
+    if args.num_envs is not None and args.num_envs < 1:
+        raise ConfigError(f"--num-envs must be >= 1, got {args.num_envs}.")
+    if args.out is None and args.minari is None:
+        raise ConfigError("say where to write the demonstrations: -o demos.npz (and/or --minari DATASET_ID).")
+    if (args.path is None) == (args.expert is None):
+        raise ConfigError("pass either a run folder or checkpoint (rlkit collect runs/NAME --episodes N -o demos.npz) "
+                          "or --expert package.module:function --env ID, not both.")
+    if args.expert is not None and args.env is None:
+        raise ConfigError("--expert needs the env to act in: --env ID, e.g. --env CartPole-v1.")
+    if args.expert is not None and (args.agent is not None or args.stochastic):
+        raise ConfigError("--agent and --stochastic are for a saved agent; an --expert function chooses its actions "
+                          "itself: drop them.")
+    if args.minari is not None:
+        from rlkit.buffers.minari_io import check_dataset_id
+
+        check_dataset_id(args.minari)  # before the episodes are recorded, not after
+    from rlkit.buffers.demonstrations import collect_demonstrations
+
+    say = (lambda *a, **k: None) if args.quiet else print  # noqa: E731
+    num_envs = args.num_envs or min(args.episodes, 8)
+    agent = None
+    if args.expert is not None:
+        expert, env, protocol, source = _expert_function(args.expert), args.env, None, args.expert
+    else:
+        expert = agent = _saved_agent(args.path, args.agent, args.env, args.device)
+        env, source = args.env or agent.env_spec, args.path
+        protocol = getattr(agent.config, "atari_protocol", "") or None
+        if env is None:
+            agent.close()
+            raise ConfigError(f"{type(agent).__name__} acts without an env of its own; pass --env ID to record it in one.")
+    bar = _EpisodeBar(args.episodes, enabled=not (args.quiet or args.no_progress))
+    try:
+        demos = collect_demonstrations(expert, env, args.episodes, seed=args.seed, num_envs=num_envs,
+                                       deterministic=not args.stochastic, atari_protocol=protocol,
+                                       on_episode=bar.episode)
+    except KeyboardInterrupt:
+        bar.close(keep=False)
+        print(f"rlkit: collection stopped after {bar.done} of {args.episodes} episodes; nothing was written.",
+              file=sys.stderr)
+        return 130
+    except BaseException:
+        bar.close(keep=False)  # the error is the last word, not a bar at 0%
+        raise
+    finally:
+        bar.close()
+        if agent is not None:
+            agent.close()  # the saved agent's own envs
+    demos.source = str(source)
+    returns = demos.episode_returns
+    say(f"expert return: {returns.mean():.2f} +/- {returns.std():.2f} over {demos.num_episodes} episodes "
+        f"({len(demos):,} steps, {'stochastic' if args.stochastic else 'deterministic'} actions)")
+    if args.out is not None:
+        say(f"demonstrations: {demos.save(args.out)}")
+    if args.minari is not None:
+        from rlkit.buffers.minari_io import to_minari
+
+        dataset = to_minari(demos, args.minari, env=env if isinstance(env, str) else None)
+        say(f"Minari dataset: {args.minari} at {dataset}")
     return 0
+
+
+class _EpisodeBar:
+    """A tqdm bar over the episodes to record: episodes done, the last return and the mean so far."""
+
+    def __init__(self, episodes: int, enabled: bool):
+        self.done, self.returns = 0, []
+        self.bar = None
+        if enabled:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=episodes, unit="episode", desc="collect", file=sys.stderr, dynamic_ncols=True)
+
+    def episode(self, done: int, episode_return: float) -> None:
+        self.done = done
+        self.returns.append(episode_return)
+        if self.bar is not None:
+            recent = self.returns[-10:]
+            self.bar.set_postfix_str(f"return {episode_return:.1f}, mean of last {len(recent)} "
+                                     f"{sum(recent) / len(recent):.1f}", refresh=False)
+            self.bar.update(done - self.bar.n)
+
+    def close(self, keep: bool = True) -> None:
+        """Close the bar, leaving its last line (``keep``) or erasing it."""
+        if self.bar is not None:
+            self.bar.leave = keep
+            self.bar.close()
+            self.bar = None
 
 
 def _plot(argv: list[str]) -> int:
@@ -288,17 +431,18 @@ def _presets(argv: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"train": _train, "eval": _eval, "plot": _plot, "list": _list, "presets": _presets}
+COMMANDS = {"train": _train, "eval": _eval, "collect": _collect, "plot": _plot, "list": _list, "presets": _presets}
 
 
 def _usage() -> str:
     from agents import CATALOG
 
-    return ("usage: rlkit {train,eval,plot,list,presets} ... | rlkit --version\n"
+    return ("usage: rlkit {train,eval,collect,plot,list,presets} ... | rlkit --version\n"
             "  rlkit train ppo2 --env CartPole-v1 --seed 0 [--total-steps 100000] [--learning-rate 3e-4 ...]\n"
             "  rlkit train ppo2 --help                  every flag of an agent, what it does, its default\n"
             "  rlkit presets [ppo2 [--env CartPole-v1]] tuned settings per agent and env, with their sources\n"
             "  rlkit eval runs/<name> [--episodes 20]\n"
+            "  rlkit collect runs/<name> --episodes 20 -o demos.npz   record an expert's episodes as demonstrations\n"
             "  rlkit plot runs/* -o curves.png\n"
             "  rlkit list                               the agents, one line each\n"
             f"agents: {', '.join(CATALOG)}")
