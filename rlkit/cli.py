@@ -119,7 +119,8 @@ def _train(argv: list[str]) -> int:
         if steps_envs:
             _announce_preset(say, class_name, env, preset, args.preset)
             config["preset"] = preset.name if preset else None
-            total_steps = total_steps or (preset.total_steps if preset else None)
+            if total_steps is None:  # not `or`: --total-steps 0 is a mistake to report, not "the preset's budget"
+                total_steps = preset.total_steps if preset else None
         if total_steps is None:
             raise ConfigError("--total-steps is required, e.g. --total-steps 100000")
     agent = cls(env, **config) if steps_envs else cls(**config)
@@ -157,7 +158,7 @@ def _resume_settings(args: argparse.Namespace, cls: type, config: dict, argv: li
         raise ConfigError(f"{log_dir} holds a {saved['agent']} run, not {cls.__name__}; resume it with that agent.")
     config = {**without_retired_fields(cls.config_class, saved["config"]), **config}
     env = getattr(args, "env", None) or saved["env"]
-    total_steps = args.total_steps or saved["train"].get("total_steps")
+    total_steps = saved["train"].get("total_steps") if args.total_steps is None else args.total_steps
     if total_steps is None:
         raise ConfigError("--resume could not find the run's total steps; pass --total-steps.")
     if issubclass(cls.config_class, EnvConfig) and env is None:

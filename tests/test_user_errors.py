@@ -21,6 +21,13 @@ def test_negative_seed_is_a_config_error(capsys):
     assert "seed" in capsys.readouterr().err
 
 
+def test_zero_total_steps_is_an_error_not_the_presets_budget(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # the default run folder would be runs/ here
+    assert main(["train", "ppo2", "--env", "CartPole-v1", "--total-steps", "0", "--quiet"]) == 2
+    assert "total_steps must be an integer >= 1, got 0" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()  # nothing trained
+
+
 @pytest.mark.parametrize(
     "cls, env, config, field",
     [
