@@ -28,7 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TOTAL = 10_000
-TRAIN = ["train", "dqn", "--env", "CartPole-v1", "--total-steps", str(TOTAL), "--checkpoint-freq", "300",
+TRAIN = ["train", "dqn", "--env", "CartPole-v1", "--preset", "none", "--total-steps", str(TOTAL), "--checkpoint-freq", "300",
          "--learning-starts", "200", "--buffer-size", "5000", "--batch-size", "32", "--train-freq", "1",
          "--target-update-interval", "250", "--eval-episodes", "2", "--no-progress"]
 

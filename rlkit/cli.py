@@ -110,7 +110,7 @@ def _train(argv: list[str]) -> int:
     say = (lambda *a, **k: None) if args.quiet else print  # noqa: E731
     cls = _agent_class(name)
     if args.resume:
-        config, env, total_steps, log_dir = _resume_settings(args, cls, config, argv)
+        config, env, total_steps, log_dir = _resume_settings(args, cls, config)
     else:
         env, total_steps = getattr(args, "env", None), args.total_steps
         log_dir = Path(args.log_dir) if args.log_dir else None
@@ -138,7 +138,7 @@ def _train(argv: list[str]) -> int:
     return 0
 
 
-def _resume_settings(args: argparse.Namespace, cls: type, config: dict, argv: list[str]) -> tuple:
+def _resume_settings(args: argparse.Namespace, cls: type, config: dict) -> tuple:
     """Settings of a run to continue: the saved ones, with the flags given laid over them."""
     from rlkit.agent import without_retired_fields
     from rlkit.config import EnvConfig
@@ -146,9 +146,6 @@ def _resume_settings(args: argparse.Namespace, cls: type, config: dict, argv: li
 
     if args.log_dir is None:
         raise ConfigError("--resume needs the --log-dir of the run to continue.")
-    if any(a == "--preset" or a.startswith("--preset=") for a in argv):
-        raise ConfigError("--preset sets up a new run; a resumed run keeps the settings it was started with "
-                          "(flags given beside --resume still override them).")
     log_dir = Path(args.log_dir)
     if not ((log_dir / "checkpoint.pt").exists() or (log_dir / "config.json").exists()):
         raise ConfigError(f"{log_dir} holds no run to resume (no checkpoint.pt or config.json): a run stopped "
@@ -156,6 +153,12 @@ def _resume_settings(args: argparse.Namespace, cls: type, config: dict, argv: li
     saved = read_run_settings(log_dir)
     if saved["agent"] != cls.__name__:
         raise ConfigError(f"{log_dir} holds a {saved['agent']} run, not {cls.__name__}; resume it with that agent.")
+    # The run's own settings hold its preset already. The command that started it may be run again
+    # with --resume added; a --preset naming another preset than the run's is refused.
+    started_with = (saved["train"].get("preset") or {}).get("name", "none")
+    if getattr(args, "preset", "auto") not in ("auto", started_with):
+        raise ConfigError(f"{log_dir} was started with preset {started_with!r}, not {args.preset!r}; a resumed run keeps "
+                          "the settings it was started with (flags given beside --resume still override them).")
     config = {**without_retired_fields(cls.config_class, saved["config"]), **config}
     env = getattr(args, "env", None) or saved["env"]
     total_steps = saved["train"].get("total_steps") if args.total_steps is None else args.total_steps

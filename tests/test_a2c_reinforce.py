@@ -299,7 +299,7 @@ def test_save_load_round_trip(cls, kwargs, tmp_path):
 def test_cli_resume_continues_the_run(name, flags, tmp_path):
     run = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    base = [sys.executable, "-m", "rlkit.cli", "train", name, "--env", "CartPole-v1", "--eval-episodes", "0",
+    base = [sys.executable, "-m", "rlkit.cli", "train", name, "--env", "CartPole-v1", "--preset", "none", "--eval-episodes", "0",
             "--no-progress", "--log-dir", str(run), *flags]
     subprocess.run([*base, "--total-steps", "2000"], env=env, check=True, timeout=120)
     first = csv_steps(run)

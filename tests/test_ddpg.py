@@ -180,7 +180,7 @@ def test_learns_pendulum_on_a_small_budget():
 def test_cli_trains_and_resumes_with_its_replay(tmp_path):
     run = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    base = [sys.executable, "-m", "rlkit.cli", "train", "ddpg", "--env", "Pendulum-v1", "--eval-episodes", "0",
+    base = [sys.executable, "-m", "rlkit.cli", "train", "ddpg", "--env", "Pendulum-v1", "--preset", "none", "--eval-episodes", "0",
             "--no-progress", "--log-dir", str(run), "--learning-starts", "100", "--batch-size", "32", "--net-arch", "32,32",
             "--buffer-size", "5000", "--action-noise", "ornstein-uhlenbeck"]
     subprocess.run([*base, "--total-steps", "1000"], env=env, check=True, timeout=120)

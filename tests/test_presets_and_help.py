@@ -113,7 +113,9 @@ def test_cli_announces_and_records_the_preset_and_resume_keeps_it(tmp_path, caps
     resumed = json.loads((run / "config.json").read_text())
     assert resumed["train"]["preset"]["name"] == "zoo" and resumed["config"]["n_steps"] == 32
     assert main(["train", "ppo2", "--log-dir", str(run), "--resume", "--preset", "none"]) == 2
-    assert "a resumed run keeps the settings it was started with" in capsys.readouterr().err
+    assert "was started with preset 'zoo', not 'none'" in capsys.readouterr().err
+    with pytest.warns(UserWarning, match="already complete"):  # the command that started it, with --resume added
+        assert main([*argv, "--resume", "--preset", "zoo"]) == 0
 
 
 def test_cli_without_a_preset_for_the_env_says_so_in_one_line(tmp_path, capsys):

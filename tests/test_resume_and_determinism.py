@@ -15,7 +15,7 @@ from rlkit.checkpoint import load_checkpoint
 from run_files import csv_steps
 
 ROOT = Path(__file__).resolve().parent.parent
-TRAIN = [sys.executable, "-m", "rlkit.cli", "train", "ppo2", "--env", "CartPole-v1", "--total-steps", "16384",
+TRAIN = [sys.executable, "-m", "rlkit.cli", "train", "ppo2", "--env", "CartPole-v1", "--preset", "none", "--total-steps", "16384",
          "--n-steps", "64", "--batch-size", "64", "--n-epochs", "4", "--checkpoint-freq", "1024",
          "--eval-episodes", "0", "--no-progress"]
 

@@ -128,7 +128,7 @@ def test_evaluation_episodes_have_a_step_cap():
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_sigterm_and_sigint_stop_at_a_safe_point_and_save(tmp_path, sig):
     run = tmp_path / "r"
-    train = [sys.executable, "-m", "rlkit.cli", "train", "ppo2", "--env", "CartPole-v1", "--total-steps", "200000",
+    train = [sys.executable, "-m", "rlkit.cli", "train", "ppo2", "--env", "CartPole-v1", "--preset", "none", "--total-steps", "200000",
              "--n-steps", "64", "--batch-size", "64", "--n-epochs", "4", "--checkpoint-freq", "100000",
              "--eval-episodes", "0", "--no-progress", "--log-dir", str(run)]
     proc = subprocess.Popen(train, env=CLI_ENV, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
@@ -361,7 +361,7 @@ def test_an_agent_stops_writing_its_run_folder_when_the_run_ends(tmp_path):
 @pytest.mark.slow
 def test_ctrl_c_stops_a_run_on_async_envs_at_a_safe_point(tmp_path):
     run = tmp_path / "r"
-    train = [sys.executable, "-m", "rlkit.cli", "train", "ppo2", "--env", "CartPole-v1", "--total-steps", "200000",
+    train = [sys.executable, "-m", "rlkit.cli", "train", "ppo2", "--env", "CartPole-v1", "--preset", "none", "--total-steps", "200000",
              "--num-envs", "2", "--vectorization", "async", "--n-steps", "32", "--batch-size", "64",
              "--checkpoint-freq", "100000", "--eval-episodes", "0", "--no-progress", "--log-dir", str(run)]
     # its own process group, as a terminal's foreground job: Ctrl-C reaches the env workers too
