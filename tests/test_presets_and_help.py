@@ -94,7 +94,7 @@ def test_presets_command_prints_flags_that_give_back_the_preset(capsys):
     parser = argparse.ArgumentParser()
     add_config_arguments(parser, agents.DQNConfig)
     given = config_kwargs_from_args(parser.parse_args(flags), agents.DQNConfig)
-    assert given == choose_preset("DQN", "CartPole-v1", "zoo").config
+    assert given == choose_preset("DQN", "CartPole-v1", "auto").config
 
 
 def test_cli_announces_and_records_the_preset_and_resume_keeps_it(tmp_path, capsys):
