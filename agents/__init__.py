@@ -19,6 +19,7 @@ CATALOG: dict[str, tuple[str, str, str]] = {
     "dqn": ("agents.dqn", "DQN", "deep Q-learning; double, dueling, prioritized, n-step, noisy and C51 switches"),
     "rainbow": ("agents.dqn", "Rainbow", "DQN with all six switches on (Hessel et al. 2018)"),
     "ddpg": ("agents.ddpg", "DDPG", "deterministic policy gradient through a learned critic, for Box actions"),
+    "bc": ("agents.bc", "BC", "behaviour cloning: supervised learning of an expert's actions from demonstrations"),
 }
 # Configs live in agents.configs, apart from the agents, so that reading them imports no torch.
 _MODULES = {**{cls: module for module, cls, _ in CATALOG.values()},

@@ -199,3 +199,41 @@ class DDPGConfig(EnvConfig):
         check(self.action_noise_std >= 0 and self.ou_theta >= 0 and self.ou_dt > 0,
               "need action_noise_std >= 0, ou_theta >= 0 and ou_dt > 0")
         check(len(self.net_arch) >= 1, "net_arch needs at least one hidden layer")
+
+
+# --- imitation: behaviour cloning -----------------------------------------------------------------
+
+
+@dataclass
+class BCConfig(EnvConfig):
+    demos: str = ""  # path of the demonstrations .npz to clone (required; record one with `rlkit collect`)
+    demo_episodes: int = 0  # train on the file's first N episodes; 0: all of them
+    learning_rate: float = 1e-3  # Adam step size
+    batch_size: int = 32  # expert (observation, action) pairs per gradient step
+    policy: PolicyKind = "auto"  # network trunk; "auto": CNN for image observations, else MLP
+    net_arch: tuple[int, ...] = (64, 64)  # hidden sizes of the MLP trunk
+    activation: Activation = "tanh"  # MLP activation
+    log_std_init: float = 0.0  # initial log std of Gaussian (Box) actions; the std is learned, state-independent
+    ent_coef: float = 0.0  # weight of the entropy bonus subtracted from the loss
+    l2_coef: float = 0.0  # weight of the L2 penalty l2_coef * ||w||^2 on the network's weight matrices (not biases or log std)
+    normalize_obs: bool = False  # standardise observations by the training demonstrations' mean and std (vector observations)
+    validation_fraction: float = 0.1  # fraction of the episodes held out for validation (whole episodes, chosen by the seed); 0: none
+    validation_interval: int = 500  # gradient steps between validation passes
+    patience: int = 0  # stop after this many validations without a lower validation loss, keeping the best weights; 0: never
+    log_interval: int = 100  # gradient steps between logged rows (each the mean over its steps)
+
+    def validate(self) -> None:
+        super().validate()
+        check(bool(self.demos), "demos is required: the path of a demonstrations .npz (--demos FILE), recorded with "
+                                "`rlkit collect` or rlkit.buffers.demonstrations.collect_demonstrations")
+        check(self.demo_episodes >= 0, f"demo_episodes must be >= 0 (0: all), got {self.demo_episodes}")
+        check(self.learning_rate > 0, f"learning_rate must be > 0, got {self.learning_rate}")
+        check(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
+        check(len(self.net_arch) >= 1 and all(h >= 1 for h in self.net_arch), f"net_arch needs positive sizes, got {self.net_arch}")
+        check(self.ent_coef >= 0, f"ent_coef must be >= 0 (0: no entropy bonus), got {self.ent_coef}")
+        check(self.l2_coef >= 0, f"l2_coef must be >= 0 (0: no L2 penalty), got {self.l2_coef}")
+        check(0 <= self.validation_fraction < 1, f"validation_fraction must be in [0, 1), got {self.validation_fraction}")
+        check(self.validation_interval >= 1 and self.log_interval >= 1, "validation_interval and log_interval must be >= 1")
+        check(self.patience >= 0, f"patience must be >= 0 (0: never stop early), got {self.patience}")
+        check(self.patience == 0 or self.validation_fraction > 0,
+              f"patience {self.patience} stops on the validation loss and needs validation_fraction > 0")
