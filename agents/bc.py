@@ -56,13 +56,9 @@ def bc_loop(agent: "BC", progress: Progress) -> None:
     agent.attach_demonstrations()
     cfg = agent.config
     if agent.stopped_at is not None:
-        if agent.stopped_at > progress.run_start:  # this run stopped early: a resume trains no further
-            warnings.warn(f"this BC run stopped early at step {agent.stopped_at} (no lower validation loss in "
-                          f"{_validations(cfg.patience)}) and keeps the weights of step {agent.best_val_step}; "
-                          "nothing was trained. Call learn() again (without resume) to train on from them.",
-                          stacklevel=5)  # the caller of learn()
-            return
-        agent.stopped_at, agent.bad_validations = None, 0  # a new learn() call after a stop trains on
+        # A resume of a run that stopped early never gets here (train() sees ended_early());
+        # a new learn() call after a stop trains on from the best weights.
+        agent.stopped_at, agent.bad_validations = None, 0
     if agent.validates and agent.best_val_step is None:
         agent.validate()  # the untrained loss: the reference the first improvement is measured against
     sums, count = None, 0
@@ -279,6 +275,9 @@ class BC(EnvAgent):
         else:
             self.bad_validations += 1
         return bool(cfg.patience) and self.bad_validations >= cfg.patience
+
+    def ended_early(self) -> bool:
+        return self.stopped_at is not None and self.stopped_at > int(self.run_info.get("run_start", 0))
 
     def stop_early(self) -> None:
         """Patience ran out: back to the weights of the best validation loss, and remember the stop."""

@@ -7,7 +7,7 @@ its ``--help`` text, and a ``Literal[...]`` type lists its allowed values.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Optional
+from typing import ClassVar, Literal, Optional
 
 from rlkit.config import Activation, EnvConfig, OnPolicyConfig, PolicyKind, check, check_grad_norm
 
@@ -206,6 +206,7 @@ class DDPGConfig(EnvConfig):
 
 @dataclass
 class BCConfig(EnvConfig):
+    step_unit: ClassVar[str] = "gradient steps"
     demos: str = ""  # path of the demonstrations .npz to clone (required; record one with `rlkit collect`)
     demo_episodes: int = 0  # train on the file's first N episodes; 0: all of them
     learning_rate: float = 1e-3  # Adam step size

@@ -76,6 +76,11 @@ class Agent:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         raise NotImplementedError
 
+    def ended_early(self) -> bool:
+        """True when the agent's own loop ended its current run before the step target (BC's early
+        stopping, read from a restored checkpoint): a resume then leaves the run folder as it is."""
+        return False
+
     def use_run_folder(self, path: Path) -> None:
         """Called by ``train`` with the run folder before the loop starts (after a resume's restore):
         an agent keeps large state there (a replay buffer's storage) instead of in every checkpoint."""

@@ -58,14 +58,14 @@ def _agent_settings(name: str) -> tuple[str, type]:
     return class_name, getattr(agents, f"{class_name}Config")
 
 
-def _add_train_arguments(parser: argparse.ArgumentParser, steps_envs: bool) -> None:
+def _add_train_arguments(parser: argparse.ArgumentParser, steps_envs: bool, step_unit: str) -> None:
     if steps_envs:
         parser.add_argument("--env", help="Gymnasium id, e.g. CartPole-v1 or ALE/Pong-v5 (taken from the run with --resume)")
         parser.add_argument("--preset", default="auto",
                             help="tuned settings for the env (`rlkit presets` lists them): a name such as zoo, "
                                  "auto (the env's preset if it has one) or none (the agent's defaults); flags given "
                                  "override it. Default: auto")
-    parser.add_argument("--total-steps", type=int, help="steps of training (env steps over all envs); default: the preset's budget")
+    parser.add_argument("--total-steps", type=int, help=f"steps of training ({step_unit}); default: the preset's budget")
     parser.add_argument("--log-dir", help="run folder (default runs/<agent>-<env>-s<seed>)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --log-dir from its checkpoint")
     parser.add_argument("--overwrite", action="store_true", help="replace the run already in --log-dir")
@@ -99,7 +99,7 @@ def _train(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog=f"rlkit train {name}", allow_abbrev=False,
                                      description=f"Train {class_name}." + (" Defaults marked (preset) come from "
                                                  f"the {preset.name!r} preset for {known.env}." if preset else ""))
-    _add_train_arguments(parser, steps_envs)
+    _add_train_arguments(parser, steps_envs, config_class.step_unit)
     add_config_arguments(parser, config_class, defaults=preset.config if preset else None)
     args, unknown = parser.parse_known_args(argv[1:])
     if unknown:

@@ -18,7 +18,7 @@ import tokenize
 import types
 import typing
 from dataclasses import dataclass, fields
-from typing import Any, Literal, Optional, TypeVar
+from typing import Any, ClassVar, Literal, Optional, TypeVar
 
 from rlkit.errors import ConfigError, UnknownConfigKeyError
 
@@ -32,6 +32,7 @@ Activation = Literal["tanh", "relu", "elu", "gelu"]  # the keys of rlkit.network
 class AgentConfig:
     """Fields every agent has: randomness, device and threads."""
 
+    step_unit: ClassVar[str] = "the agent's steps"  # what total_steps counts, for the CLI's help
     seed: int = 0  # seeds torch, NumPy, the envs and the evaluation envs (eval seed 1000 + seed)
     device: str = "auto"  # "auto" takes CUDA when present; "cpu", "cuda", "cuda:1", ...
     torch_threads: int = 0  # 0 = auto: 1 for MLP policies (env stepping needs the other core), all for CNNs
@@ -52,6 +53,7 @@ class EnvConfig(AgentConfig):
     Families without an env (behaviour cloning from a file, SeqGAN) build on ``AgentConfig`` alone,
     and the CLI asks ``--env`` only of configs in this group."""
 
+    step_unit: ClassVar[str] = "env steps over all envs"
     num_envs: int = 1  # envs stepped in parallel (SB3: n_envs)
     env_backend: Literal["gymnasium", "envpool", "ale"] = "gymnasium"  # who steps the envs; "ale": ALE's own vector env (Atari ids)
     vectorization: Literal["sync", "async"] = "sync"  # gymnasium backend: in this process, or one process per env

@@ -95,10 +95,11 @@ def _train_in(agent: "Agent", run: RunFolder | None, total_steps: int, *, resume
         else:  # killed before its first checkpoint: nothing to continue, start the run again
             run.clear()
             target, run_start = total_steps, agent.num_steps
-        if agent.num_steps >= target:  # a finished run: leave every file of it as it is
+        if agent.num_steps >= target or agent.ended_early():  # a finished run: leave every file of it as it is
             summary_file = run.path / "summary.json"
             agent.last_summary = json.loads(summary_file.read_text()) if summary_file.exists() else {}
-            warnings.warn(f"the run in {run.path} is already complete ({agent.num_steps} of {target} steps); "
+            how = "it ended early" if agent.num_steps < target else "all"
+            warnings.warn(f"the run in {run.path} is already complete ({agent.num_steps} of {target} steps, {how}); "
                           "nothing was changed.", stacklevel=3)
             return agent
     else:

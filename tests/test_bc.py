@@ -175,14 +175,16 @@ def test_early_stopping_keeps_the_best_weights_and_a_resume_trains_no_further(ca
     saved = load_checkpoint(run)
     assert saved["counters"]["num_steps"] == stopped and saved["state"]["early_stopping"]["stopped_at"] == stopped
 
+    summary = (run / "summary.json").read_bytes()
     resumed = BC("CartPole-v1", **settings)
-    with pytest.warns(UserWarning, match=f"stopped early at step {stopped}"):
+    with pytest.warns(UserWarning, match=f"already complete \\({stopped} of 5000 steps, it ended early\\)"):
         resumed.learn(5000, run, resume=True, **QUIET)
     assert resumed.num_steps == stopped and len(_rows(run)) == len(rows)
     torch.testing.assert_close(resumed.flat.param, agent.flat.param)
-    with pytest.warns(UserWarning, match="stopped early"):
+    with pytest.warns(UserWarning, match="it ended early"):
         assert main(["train", "bc", "--log-dir", str(run), "--resume", "--quiet", "--eval-episodes", "0"]) == 0
     assert load_checkpoint(run)["counters"]["num_steps"] == stopped
+    assert (run / "summary.json").read_bytes() == summary  # the finished run's files are left as they were
 
     # a new learn() call is a new run: it trains on from the best weights
     agent.learn(100, **QUIET)
