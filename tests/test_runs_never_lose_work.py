@@ -144,7 +144,8 @@ def test_sigterm_and_sigint_stop_at_a_safe_point_and_save(tmp_path, sig):
     assert csv_steps(run)[-1] == saved_step  # stopped after a whole update and its row
     assert json.loads((run / "summary.json").read_text())["stopped_by"] == signal.Signals(sig).name
 
-    resumed = subprocess.run([*train[:8], str(saved_step + 640), *train[9:], "--resume"], env=CLI_ENV, cwd=tmp_path,
+    at = train.index("--total-steps") + 1
+    resumed = subprocess.run([*train[:at], str(saved_step + 640), *train[at + 1:], "--resume"], env=CLI_ENV, cwd=tmp_path,
                              capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     assert csv_steps(run) == list(range(64, saved_step + 640 + 1, 64))

@@ -176,6 +176,6 @@ def test_cli_help_list_presets_and_version_start_without_torch_and_unknown_comma
     words = " ".join(done.stdout.split())  # argparse wraps help to the terminal's width
     assert "--clip-range FLOAT ε of the clipped surrogate" in words  # a field's own documentation
     assert "--objective {kl,clip}" in words  # the allowed values
-    assert "Adam step size; default (preset): 0.0023" in words  # DQN's CartPole preset shown as the defaults
+    assert "Adam step size; default (preset): 0.001" in words  # DQN's CartPole preset shown as the defaults
     wrong = _cli("trian", cwd=tmp_path)
     assert wrong.returncode == 2 and "did you mean 'train'?" in wrong.stderr
