@@ -216,40 +216,9 @@ def _eval(argv: list[str]) -> int:
 
 def _saved_agent(path: str, agent: str | None, env: str | None, device: str) -> Any:
     """A saved agent from a run folder or checkpoint, to act (its replay left out)."""
-    from rlkit.checkpoint import load_checkpoint
+    from rlkit.experts import load_saved_agent
 
-    payload = load_checkpoint(path)
-    registry = {cls.__name__: cls for cls in _registry().values()}
-    if agent:
-        cls = _agent_class(agent)
-    elif payload["agent"] in registry:
-        cls = registry[payload["agent"]]
-    else:
-        raise ConfigError(f"{payload['agent']!r} is not one of rlkit's agents; name its class with "
-                          "--agent package.module:ClassName.")
-    from rlkit.agent import EnvAgent
-
-    if issubclass(cls, EnvAgent) and env is None and payload.get("env") is None:
-        raise ConfigError(f"{path} holds an agent trained on an env instance or factory (no env id is saved); "
-                          "pass --env ID.")
-    # acting needs no replay (which may be large, or gone with its run folder)
-    no_replay = {"save_replay": False} if "save_replay" in cls.config_class.__dataclass_fields__ else {}
-    return cls.load(path, env=env, device=device, **no_replay)
-
-
-def _expert_function(name: str) -> Callable:
-    """``package.module:function``, a function from a batch of observations to a batch of actions."""
-    module_name, sep, attribute = name.partition(":")
-    if not sep or not module_name or not attribute:
-        raise ConfigError(f"--expert takes package.module:function, got {name!r}.")
-    try:
-        expert = getattr(importlib.import_module(module_name), attribute)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigError(f"cannot import expert {name!r} ({exc}); pass package.module:function of a function "
-                          "from a batch of observations to a batch of actions (its module on PYTHONPATH).") from exc
-    if not callable(expert):
-        raise ConfigError(f"{name!r} is a {type(expert).__name__}, not a function from observations to actions.")
-    return expert
+    return load_saved_agent(path, _agent_class(agent) if agent else None, env, device)
 
 
 def _collect(argv: list[str]) -> int:
@@ -299,7 +268,9 @@ def _collect(argv: list[str]) -> int:
     num_envs = args.num_envs or min(args.episodes, 8)
     agent = None
     if args.expert is not None:
-        expert, env, protocol, source = _expert_function(args.expert), args.env, None, args.expert
+        from rlkit.experts import expert_function
+
+        expert, env, protocol, source = expert_function(args.expert), args.env, None, args.expert
     else:
         expert = agent = _saved_agent(args.path, args.agent, args.env, args.device)
         env, source = args.env or agent.env_spec, args.path
