@@ -207,8 +207,13 @@ class BC(EnvAgent):
             self._order, self._order_epoch = rng.permutation(self.train_steps), self.epoch
         chosen = self._order[self.epoch_position:min(self.epoch_position + size, usable)]
         self.epoch_position += len(chosen)
+        return self._batch_tensors(*self.gather(chosen))
+
+    def gather(self, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The observations and expert actions of these training steps (DAgger's come from its
+        aggregated dataset)."""
         demos = self.demonstrations
-        return self._batch_tensors(demos.obs[self.obs_rows[chosen]], demos.actions[chosen])
+        return demos.obs[self.obs_rows[steps]], demos.actions[steps]
 
     def _epoch_size(self) -> int:
         """Training steps an epoch goes through: whole batches only (all, when there are fewer
@@ -250,10 +255,10 @@ class BC(EnvAgent):
     @torch.no_grad()
     def measure(self, steps: np.ndarray) -> dict[str, float]:
         """The mean NLL, entropy and fit of the current policy over the given demonstration steps."""
-        demos = self.demonstrations
         size = 256 if is_image_space(self.observation_space) else 4096
         totals = torch.zeros(3, dtype=torch.float64, device=self.device)
-        for obs, actions in demos.minibatches(size, self.np_rng, shuffle=False, steps=steps):
+        for start in range(0, len(steps), size):
+            obs, actions = self.gather(np.sort(steps[start:start + size]))
             obs_t, actions_t = self._batch_tensors(obs, actions)
             params, nll = self.nll(obs_t, actions_t)
             totals += torch.stack([nll, self.head.entropy(params).mean(), self.fit(params, actions_t)]).double() * len(obs)

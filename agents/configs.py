@@ -201,13 +201,15 @@ class DDPGConfig(EnvConfig):
         check(len(self.net_arch) >= 1, "net_arch needs at least one hidden layer")
 
 
-# --- imitation: behaviour cloning -----------------------------------------------------------------
+# --- imitation: behaviour cloning, DAgger -----------------------------------------------------------
 
 
 @dataclass
-class BCConfig(EnvConfig):
+class ImitationConfig(EnvConfig):
+    """What BC and DAgger share: the expert's demonstrations and the policy cloned from them."""
+
     step_unit: ClassVar[str] = "gradient steps"
-    demos: str = ""  # path of the demonstrations .npz to clone (required; record one with `rlkit collect`)
+    demos: str = ""  # path of a demonstrations .npz of expert episodes (record one with `rlkit collect`)
     demo_episodes: int = 0  # train on the file's first N episodes; 0: all of them
     learning_rate: float = 1e-3  # Adam step size
     batch_size: int = 32  # expert (observation, action) pairs per gradient step
@@ -218,6 +220,20 @@ class BCConfig(EnvConfig):
     ent_coef: float = 0.0  # weight of the entropy bonus subtracted from the loss
     l2_coef: float = 0.0  # weight of the L2 penalty l2_coef * ||w||^2 on the network's weight matrices (not biases or log std)
     normalize_obs: bool = False  # standardise observations by the training demonstrations' mean and std (vector observations)
+
+    def validate(self) -> None:
+        super().validate()
+        check(self.demo_episodes >= 0, f"demo_episodes must be >= 0 (0: all), got {self.demo_episodes}")
+        check(self.learning_rate > 0, f"learning_rate must be > 0, got {self.learning_rate}")
+        check(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
+        check(len(self.net_arch) >= 1 and all(h >= 1 for h in self.net_arch), f"net_arch needs positive sizes, got {self.net_arch}")
+        check(self.ent_coef >= 0, f"ent_coef must be >= 0 (0: no entropy bonus), got {self.ent_coef}")
+        check(self.l2_coef >= 0, f"l2_coef must be >= 0 (0: no L2 penalty), got {self.l2_coef}")
+
+
+@dataclass
+class BCConfig(ImitationConfig):
+    demos: str = ""  # path of the demonstrations .npz to clone (required; record one with `rlkit collect`)
     validation_fraction: float = 0.1  # fraction of the episodes held out for validation (whole episodes, chosen by the seed); 0: none
     validation_interval: int = 500  # gradient steps between validation passes
     patience: int = 0  # stop after this many validations without a lower validation loss, keeping the best weights; 0: never
@@ -227,14 +243,35 @@ class BCConfig(EnvConfig):
         super().validate()
         check(bool(self.demos), "demos is required: the path of a demonstrations .npz (--demos FILE), recorded with "
                                 "`rlkit collect` or rlkit.buffers.demonstrations.collect_demonstrations")
-        check(self.demo_episodes >= 0, f"demo_episodes must be >= 0 (0: all), got {self.demo_episodes}")
-        check(self.learning_rate > 0, f"learning_rate must be > 0, got {self.learning_rate}")
-        check(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
-        check(len(self.net_arch) >= 1 and all(h >= 1 for h in self.net_arch), f"net_arch needs positive sizes, got {self.net_arch}")
-        check(self.ent_coef >= 0, f"ent_coef must be >= 0 (0: no entropy bonus), got {self.ent_coef}")
-        check(self.l2_coef >= 0, f"l2_coef must be >= 0 (0: no L2 penalty), got {self.l2_coef}")
         check(0 <= self.validation_fraction < 1, f"validation_fraction must be in [0, 1), got {self.validation_fraction}")
         check(self.validation_interval >= 1 and self.log_interval >= 1, "validation_interval and log_interval must be >= 1")
         check(self.patience >= 0, f"patience must be >= 0 (0: never stop early), got {self.patience}")
         check(self.patience == 0 or self.validation_fraction > 0,
               f"patience {self.patience} stops on the validation loss and needs validation_fraction > 0")
+
+
+@dataclass
+class DAggerConfig(ImitationConfig):
+    """BC's learner settings (not its validation split: every label is trained on), plus the expert
+    and the rounds. Not a BCConfig subclass, so that --help lists no flag DAgger would ignore."""
+
+    step_unit: ClassVar[str] = "env steps labelled by the expert"
+    expert: str = ""  # the teacher (required): run folder or checkpoint .pt of a trained rlkit agent, or package.module:function from a batch of observations to actions
+    demos: str = ""  # optional .npz of expert episodes: round 0's data (β_0 = 1), trained on before round 1; "": the expert acts all of round 0
+    normalize_obs: bool = False  # standardise observations by the aggregated dataset's mean and std, updated as it grows (vector observations)
+    rollout_steps: int = 500  # env steps per round (over all envs), each observation labelled by the expert; the last round takes what is left of total_steps
+    bc_steps_per_round: int = 500  # gradient steps of BC on the whole aggregated dataset after each round's labels are added
+    beta_schedule: Literal["exponential", "linear"] = "exponential"  # β_i, the chance the expert's action is executed (per step and env) in round i: beta_decay**i, or linear to 0
+    beta_decay: float = 0.5  # p of the exponential schedule β_i = p**i (β_0 = 1); 0: the learner alone acts from round 1 on (the paper's β_i = I(i = 0))
+    beta_rampdown_rounds: int = 10  # linear schedule: β_i = max(0, 1 - i / beta_rampdown_rounds), as the imitation library's LinearBetaSchedule
+    bc_from_scratch: bool = False  # re-initialise the learner (weights and Adam state) before each round's training; false: go on from the last round's
+
+    def validate(self) -> None:
+        super().validate()
+        check(bool(self.expert), "expert is required: --expert RUN_FOLDER (or a checkpoint .pt of a trained rlkit agent, "
+                                 "or package.module:function from a batch of observations to actions)")
+        check(self.demo_episodes == 0 or bool(self.demos), "demo_episodes takes the first episodes of --demos; give --demos")
+        check(self.rollout_steps >= 1, f"rollout_steps must be >= 1, got {self.rollout_steps}")
+        check(self.bc_steps_per_round >= 1, f"bc_steps_per_round must be >= 1, got {self.bc_steps_per_round}")
+        check(0 <= self.beta_decay <= 1, f"beta_decay must be in [0, 1], got {self.beta_decay}")
+        check(self.beta_rampdown_rounds >= 1, f"beta_rampdown_rounds must be >= 1, got {self.beta_rampdown_rounds}")

@@ -13,23 +13,10 @@ from rlkit.buffers.demonstrations import Demonstrations, collect_demonstrations
 from rlkit.checkpoint import load_checkpoint
 from rlkit.cli import main
 from rlkit.errors import CheckpointError, ConfigError, DemonstrationsError, UnsupportedSpaceError
+from toy_experts import cartpole_expert
+from toy_experts import pendulum_swingup_expert as pendulum_expert
 
 QUIET = dict(progress=False, eval_episodes=0)
-
-
-def cartpole_expert(obs: np.ndarray) -> np.ndarray:
-    """Push towards the side the pole falls to: pole angle plus half its angular velocity."""
-    return (obs[:, 2] + 0.5 * obs[:, 3] > 0).astype(np.int64)
-
-
-def pendulum_expert(obs: np.ndarray) -> np.ndarray:
-    """Energy pumping (θ̈ = 15 sin θ + 3u, so E = θ̇²/2 + 15 cos θ is 15 upright at rest) far from the
-    top, a PD controller near it; torques within [-2, 2]."""
-    cos, sin, velocity = obs[:, 0], obs[:, 1], obs[:, 2]
-    energy = 0.5 * velocity**2 + 15 * cos
-    pump = np.clip(0.2 * (15 - energy) * velocity, -2, 2)
-    hold = np.clip(-(10 * np.arctan2(sin, cos) + 2 * velocity), -2, 2)
-    return np.where(cos > 0.85, hold, pump)[:, None].astype(np.float32)
 
 
 @pytest.fixture(scope="module")
