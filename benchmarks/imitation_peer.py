@@ -59,7 +59,7 @@ EVAL_SEED_OFFSET = 10_000  # rlkit's final evaluation: seed + 10000 (rlkit/progr
 # ent_weight 1e-3). rlkit holds out no validation episodes here (validation_fraction 0), so both
 # train on exactly the same steps.
 BC = dict(batch_size=32, learning_rate=1e-3, net_arch=(64, 64), activation="tanh", ent_coef=0.0, l2_coef=0.0)
-BC_STEPS = {"CartPole-v1": 5_000, "Pendulum-v1": 20_000}  # gradient steps (as benchmarks/imitation.py)
+BC_STEPS = {"CartPole-v1": 5_000, "Pendulum-v1": 20_000}  # gradient steps (as benchmarks/imitation_scores.py)
 
 # GAIL's generator: PPO2 with the settings agents/gail.py recommends (rl-zoo's CartPole-v1 PPO
 # settings; rlkit's Pendulum-v1 PPO2 preset), both without annealing: imitation calls SB3's
@@ -193,8 +193,8 @@ def evaluate_like_rlkit(policy, env_id: str, episodes: int, seed: int) -> list[f
 
 
 def peer_child(spec: dict) -> dict:
-    # this folder holds benchmarks/imitation.py (rlkit's own imitation benchmark), which must not
-    # shadow the library; the parent starts this child with -P, and a hand-run child is covered here
+    # a module of this folder must never shadow the library (a benchmarks/imitation.py would); the
+    # parent starts this child with -P, and a hand-run child is covered here
     sys.path[:] = [p for p in sys.path if p and Path(p).resolve() != HERE]
     import torch
 
@@ -342,7 +342,7 @@ def demos_info(path: Path) -> dict:
 
 
 def random_return(env_id: str, episodes: int = 100, seed: int = 0) -> float:
-    """A uniformly random policy's mean return (as benchmarks/imitation.py measures it)."""
+    """A uniformly random policy's mean return (as benchmarks/imitation_scores.py measures it)."""
     import gymnasium as gym
 
     env = gym.make(env_id)

@@ -33,7 +33,7 @@ class AgentConfig:
     """Fields every agent has: randomness, device and threads."""
 
     step_unit: ClassVar[str] = "the agent's steps"  # what total_steps counts, for the CLI's help
-    seed: int = 0  # seeds torch, NumPy, the envs and the evaluation envs (eval seed 1000 + seed)
+    seed: int = 0  # seeds torch, NumPy and the envs; the end-of-run evaluation runs on seed + 10000
     device: str = "auto"  # "auto" takes CUDA when present; "cpu", "cuda", "cuda:1", ...
     torch_threads: int = 0  # 0 = auto: 1 for MLP policies (env stepping needs the other core), all for CNNs
 

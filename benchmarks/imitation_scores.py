@@ -1,7 +1,7 @@
 """Imitation from rlkit's own experts, through the commands a user runs.
 
-    python benchmarks/imitation.py --envs CartPole-v1 Pendulum-v1 --stages experts collect random bc
-    python benchmarks/imitation.py --envs CartPole-v1 --stages bc --seeds 0 1 2
+    python benchmarks/imitation_scores.py --envs CartPole-v1 Pendulum-v1 --stages experts collect random bc
+    python benchmarks/imitation_scores.py --envs CartPole-v1 --stages bc --seeds 0 1 2
 
 Stages (each reads what the earlier ones left in --work):
   experts  `rlkit train ppo2 --env ENV --seed 0` with the env's preset (PPO2 on CartPole-v1 and
