@@ -21,6 +21,7 @@ CATALOG: dict[str, tuple[str, str, str]] = {
     "ddpg": ("agents.ddpg", "DDPG", "deterministic policy gradient through a learned critic, for Box actions"),
     "bc": ("agents.bc", "BC", "behaviour cloning: supervised learning of an expert's actions from demonstrations"),
     "dagger": ("agents.dagger", "DAgger", "dataset aggregation: BC on the states the learner visits, labelled by an expert"),
+    "gail": ("agents.gail", "GAIL", "adversarial imitation: PPO2 on a discriminator's reward (Ho & Ermon 2016)"),
 }
 # Configs live in agents.configs, apart from the agents, so that reading them imports no torch.
 _MODULES = {**{cls: module for module, cls, _ in CATALOG.values()},

@@ -275,3 +275,41 @@ class DAggerConfig(ImitationConfig):
         check(self.bc_steps_per_round >= 1, f"bc_steps_per_round must be >= 1, got {self.bc_steps_per_round}")
         check(0 <= self.beta_decay <= 1, f"beta_decay must be in [0, 1], got {self.beta_decay}")
         check(self.beta_rampdown_rounds >= 1, f"beta_rampdown_rounds must be >= 1, got {self.beta_rampdown_rounds}")
+
+
+# --- imitation: adversarial (GAIL) ----------------------------------------------------------------
+
+
+@dataclass
+class DiscriminatorConfig:
+    """The discriminator's settings, laid over an on-policy generator's config:
+    ``GAILConfig(DiscriminatorConfig, PPO2Config)``; an A2C generator would take
+    ``(DiscriminatorConfig, A2CConfig)``. ``validate`` runs the generator's checks, then these."""
+
+    demos: str = ""  # path of the expert demonstrations .npz to imitate (required; record one with `rlkit collect`)
+    demo_episodes: int = 0  # imitate the file's first N episodes; 0: all of them
+    disc_input: Literal["obs_action", "obs", "obs_next_obs"] = "obs_action"  # what D judges: (s, a), s alone, or (s, s') (imitation from observations)
+    disc_net_arch: tuple[int, ...] = (64, 64)  # hidden sizes of the discriminator MLP; empty: a linear (logistic) discriminator
+    disc_activation: Activation = "tanh"  # discriminator hidden-layer activation
+    disc_learning_rate: float = 1e-3  # the discriminator's Adam step size
+    disc_batch_size: int = 128  # expert and generator samples per discriminator step (each)
+    disc_updates_per_round: int = 4  # discriminator gradient steps per generator update (the discriminator-update ratio)
+    gradient_penalty: float = 0.0  # λ of the WGAN-GP penalty λ·E[(‖∇ₓf(x̂)‖ − 1)²] on D's logit f at interpolates x̂ of expert and generator inputs; 0: off
+    reward_type: Literal["gail", "airl", "log_d"] = "gail"  # generator reward from D = P(expert): "gail" −log(1 − D) (positive, favours surviving), "airl" log D − log(1 − D) (D's logit), "log_d" log D (negative, favours ending)
+
+    def validate(self) -> None:
+        super().validate()  # type: ignore[misc]  # the generator's checks
+        check(bool(self.demos), "demos is required: the path of a demonstrations .npz (--demos FILE), recorded with "
+                                "`rlkit collect` or rlkit.buffers.demonstrations.collect_demonstrations")
+        check(self.demo_episodes >= 0, f"demo_episodes must be >= 0 (0: all), got {self.demo_episodes}")
+        check(all(h >= 1 for h in self.disc_net_arch), f"disc_net_arch needs positive sizes, got {self.disc_net_arch}")
+        check(self.disc_learning_rate > 0, f"disc_learning_rate must be > 0, got {self.disc_learning_rate}")
+        check(self.disc_batch_size >= 1, f"disc_batch_size must be >= 1, got {self.disc_batch_size}")
+        check(self.disc_updates_per_round >= 0,
+              f"disc_updates_per_round must be >= 0 (0: a fixed discriminator), got {self.disc_updates_per_round}")
+        check(self.gradient_penalty >= 0, f"gradient_penalty must be >= 0 (0: off), got {self.gradient_penalty}")
+
+
+@dataclass
+class GAILConfig(DiscriminatorConfig, PPO2Config):
+    """GAIL: a PPO2 generator (every PPO2 field) trained on a discriminator's rewards."""
