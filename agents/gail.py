@@ -33,8 +33,8 @@ policy's normaliser, checkpoint state): ``GAIL`` is ``AdversarialImitation`` ove
 A2C generator is ``class GAILA2C(AdversarialImitation, A2C)`` with a config
 ``(DiscriminatorConfig, A2CConfig)``.
 
-GAIL has no presets (``--preset auto`` takes its own defaults, which are PPO2's). For classic
-control give the generator PPO2's settings for the env (benchmarks/imitation_gail.py runs these):
+GAIL's presets (agents/presets.py; ``--preset auto`` takes them) give the generator PPO2's settings
+for CartPole-v1 and Pendulum-v1 (benchmarks/imitation_gail.py runs these):
 CartPole-v1, rl-zoo's ``--num-envs 8 --n-steps 32 --batch-size 256 --n-epochs 20 --gamma 0.98
 --gae-lambda 0.8 --learning-rate 1e-3 --anneal-lr true --anneal-clip-range true``; Pendulum-v1,
 rlkit's PPO2 preset ``--num-envs 4 --n-steps 1024 --batch-size 64 --n-epochs 10 --gamma 0.9

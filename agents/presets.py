@@ -150,5 +150,15 @@ DDPG_PRESETS = [
            "BENCHMARKS.md, DDPG HalfCheetah-v5: the zoo's MuJoCo DDPG settings, 6,538 at 200k steps (seed 0)", tags=MUJOCO),
 ]
 
+# --- GAIL: the generator takes PPO2's settings for the env --------------------------------------------
+GAIL_PRESETS = [
+    Preset("GAIL", "rlkit", "CartPole-v1", 99_840, PPO_ZOO_CARTPOLE,
+           "BENCHMARKS.md, imitation: PPO2's zoo CartPole-v1 settings for the generator, the discriminator's defaults",
+           tags=CLASSIC),
+    Preset("GAIL", "rlkit", "Pendulum-v1", 204_800, dict(PPO2_PRESETS[3].config, anneal_lr=True),
+           "BENCHMARKS.md, imitation: PPO2's rlkit Pendulum-v1 preset with the learning rate decayed to 0",
+           tags=CLASSIC, notes="without anneal_lr one seed in three stalled near -500"),
+]
+
 PRESETS: list[Preset] = [*PPO2_PRESETS, *PPO_PRESETS, *A2C_PRESETS, *REINFORCE_PRESETS, *DQN_PRESETS,
-                         *RAINBOW_PRESETS, *DDPG_PRESETS]
+                         *RAINBOW_PRESETS, *DDPG_PRESETS, *GAIL_PRESETS]

@@ -11,6 +11,7 @@ Stages (each reads what the earlier ones left in --work):
   random   a uniformly random policy's mean return over 100 episodes (seeded)
   bc       `rlkit train bc --env ENV --demos WORK/demos-ENV.npz --demo-episodes 10 --seed S`
   dagger   `rlkit train dagger --env ENV --expert WORK/expert-ENV --demos ... --demo-episodes 2 --seed S`
+  gail     `rlkit train gail --env ENV --demos WORK/demos-ENV.npz --demo-episodes 10 --seed S` (its preset)
   pair     BC and DAgger at equal expert labels (Pendulum-v1: 200 a episode): BC clones L / 200
            episodes; DAgger starts from 1 and asks the expert about L - 200 more states in rounds
            of 200; both take 500 gradient steps per 200 labels (L in PAIR_LABELS)
@@ -94,7 +95,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--envs", nargs="+", default=["CartPole-v1", "Pendulum-v1"])
     parser.add_argument("--stages", nargs="+", default=["experts", "collect", "random", "bc"],
-                        choices=["experts", "collect", "random", "bc", "dagger", "pair"])
+                        choices=["experts", "collect", "random", "bc", "dagger", "gail", "pair"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--work", type=Path, default=Path("runs/imitation"))
     args = parser.parse_args()
@@ -116,14 +117,15 @@ def main() -> None:
             row["expert_episodes"] = [round(float(r), 1) for r in returns]
         if "random" in args.stages:
             row["random_return"] = random_return(env)
-        for stage in ("bc", "dagger"):
+        for stage in ("bc", "dagger", "gail"):
             if stage not in args.stages:
                 continue
             runs = []
             for seed in args.seeds:
                 run = args.work / f"{stage}-{env}-s{seed}"
-                flags = (["--demo-episodes", "10", "--total-steps", str(BC_STEPS[env])] if stage == "bc" else
-                         ["--expert", str(expert_run), "--demo-episodes", "2", "--total-steps", str(DAGGER_LABELS[env])])
+                flags = {"bc": ["--demo-episodes", "10", "--total-steps", str(BC_STEPS[env])],
+                         "dagger": ["--expert", str(expert_run), "--demo-episodes", "2", "--total-steps", str(DAGGER_LABELS[env])],
+                         "gail": ["--demo-episodes", "10"]}[stage]
                 seconds = rlkit("train", stage, "--env", env, "--demos", str(demos), "--seed", str(seed), *flags,
                                 "--log-dir", str(run), "--overwrite", "--quiet")
                 score = (evaluation(run) - row["random_return"]) / (row["expert_return"] - row["random_return"])
@@ -135,7 +137,7 @@ def main() -> None:
         if "pair" in args.stages:
             row["pair"] = [equal_labels(env, labels, args.seeds, args.work, expert_run, demos, row)
                            for labels in PAIR_LABELS]
-        print(env, json.dumps({k: v for k, v in row.items() if k not in ("bc", "dagger", "pair")}), flush=True)
+        print(env, json.dumps({k: v for k, v in row.items() if k not in ("bc", "dagger", "gail", "pair")}), flush=True)
         results[env] = row
     save("imitation", {"results": results})
 

@@ -39,7 +39,10 @@ def test_a_value_outside_a_fields_choices_is_refused_with_the_choices(capsys):
 @pytest.mark.parametrize("preset", all_presets(), ids=lambda p: f"{p.agent}-{p.name}-{p.env}")
 def test_every_preset_is_a_valid_config_and_on_policy_budgets_are_whole_rollouts(preset):
     config_class = getattr(agents, f"{preset.agent}Config")
-    config = config_from_kwargs(config_class, preset.config)
+    # an imitation agent's data file is the user's, never a preset's
+    needs = {"demos": "demos.npz"} if "demos" in config_class.__dataclass_fields__ else {}
+    assert not needs.keys() & preset.config.keys()
+    config = config_from_kwargs(config_class, {**preset.config, **needs})
     assert preset.source and preset.total_steps > 0
     if hasattr(config, "n_steps"):  # on-policy: a budget that is not whole rollouts would end past it, with a warning
         assert preset.total_steps % (config.n_steps * config.num_envs) == 0
