@@ -34,7 +34,7 @@ import torch
 
 from agents.configs import BCConfig
 from rlkit.agent import EnvAgent
-from rlkit.buffers.demonstrations import Demonstrations
+from rlkit.buffers.demonstrations import Demonstrations, load_for_env
 from rlkit.errors import CheckpointError, ConfigError
 from rlkit.networks import ActorCritic, CategoricalHead, is_image_space
 from rlkit.normalize import RunningMeanStd
@@ -148,11 +148,8 @@ class BC(EnvAgent):
         if self.demonstrations is not None:
             return
         cfg = self.config
-        demos = Demonstrations.load(cfg.demos)
         what = f"the env {self.env_spec}" if isinstance(self.env_spec, str) else "the env"
-        demos.check_spaces(self.observation_space, self.action_space, what=what)
-        if cfg.demo_episodes:
-            demos = demos.episodes(cfg.demo_episodes)
+        demos = load_for_env(cfg.demos, self.observation_space, self.action_space, cfg.demo_episodes, what)
         self._check_same_demonstrations(demos)
         episodes = demos.num_episodes
         held_out = 0

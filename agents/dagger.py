@@ -42,7 +42,7 @@ import torch
 
 from agents.bc import BC, PROBE_IMAGES, PROBE_VECTORS
 from agents.configs import DAggerConfig
-from rlkit.buffers.demonstrations import Demonstrations, describe_space
+from rlkit.buffers.demonstrations import describe_space, load_for_env
 from rlkit.errors import CheckpointError, UnsupportedSpaceError
 from rlkit.experts import load_expert
 from rlkit.networks import is_image_space
@@ -220,10 +220,8 @@ class DAgger(BC):
         if self.data is None:
             self.data = Aggregate(self.observation_space, self.action_space)
         if cfg.demos and self.demonstrations is None:
-            demos = Demonstrations.load(cfg.demos)
-            demos.check_spaces(self.observation_space, self.action_space, what=self._env_name())
-            if cfg.demo_episodes:
-                demos = demos.episodes(cfg.demo_episodes)
+            demos = load_for_env(cfg.demos, self.observation_space, self.action_space, cfg.demo_episodes,
+                                 self._env_name())
             self._check_same_demonstrations(demos)
             if self.restored_data and self.demo_steps != len(demos):
                 raise CheckpointError(

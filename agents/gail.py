@@ -55,7 +55,7 @@ from torch.nn import functional as F
 
 from agents.configs import GAILConfig
 from agents.ppo import PPO2
-from rlkit.buffers.demonstrations import Demonstrations
+from rlkit.buffers.demonstrations import Demonstrations, load_for_env
 from rlkit.errors import CheckpointError, ConfigError, UnsupportedSpaceError
 from rlkit.networks import MLP, is_image_space, layer_init
 from rlkit.on_policy import on_policy_loop
@@ -172,11 +172,8 @@ class AdversarialImitation:
         if self.demonstrations is not None:
             return
         cfg = self.config
-        demos = Demonstrations.load(cfg.demos)
         what = f"the env {self.env_spec}" if isinstance(self.env_spec, str) else "the env"
-        demos.check_spaces(self.observation_space, self.action_space, what=what)
-        if cfg.demo_episodes:
-            demos = demos.episodes(cfg.demo_episodes)
+        demos = load_for_env(cfg.demos, self.observation_space, self.action_space, cfg.demo_episodes, what)
         self._check_same_demonstrations(demos)
         self.expert_obs_rows = demos.step_obs_rows()
         self.demonstrations = demos

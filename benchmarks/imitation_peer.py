@@ -341,25 +341,6 @@ def demos_info(path: Path) -> dict:
             "source": meta.get("source", "")}
 
 
-def random_return(env_id: str, episodes: int = 100, seed: int = 0) -> float:
-    """A uniformly random policy's mean return (as benchmarks/imitation_scores.py measures it)."""
-    import gymnasium as gym
-
-    env = gym.make(env_id)
-    env.action_space.seed(seed)
-    returns = []
-    for episode in range(episodes):
-        env.reset(seed=seed + episode)
-        total, done = 0.0, False
-        while not done:
-            _, reward, terminated, truncated, _ = env.step(env.action_space.sample())
-            total += float(reward)
-            done = terminated or truncated
-        returns.append(total)
-    env.close()
-    return float(np.mean(returns))
-
-
 def pairs(items: list[str], what: str, cast=str) -> dict:
     out = {}
     for item in items or []:
@@ -400,7 +381,7 @@ def main() -> None:
     if not args.demos:
         parser.error("--demos ENV=NPZ ... is required")
     sys.path.insert(0, str(ROOT))
-    from benchmarks.common import RESULTS, machine, save
+    from benchmarks.common import RESULTS, machine, random_return, save
 
     demos = {env: Path(path).resolve() for env, path in pairs(args.demos, "--demos").items()}
     expert_override = pairs(args.expert_return, "--expert-return", float)

@@ -28,11 +28,10 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import RESULTS, save  # noqa: E402
+from benchmarks.common import RESULTS, random_return, save  # noqa: E402
 
 # gradient steps (BC) or expert labels (DAgger) per env
 BC_STEPS = {"CartPole-v1": 5_000, "Pendulum-v1": 20_000, "HalfCheetah-v5": 50_000}
@@ -51,24 +50,6 @@ def rlkit(*args: str) -> float:
 
 def evaluation(run: Path) -> float:
     return json.loads((run / "summary.json").read_text())["eval_mean_return"]
-
-
-def random_return(env_id: str, episodes: int = 100, seed: int = 0) -> float:
-    import gymnasium as gym
-
-    env = gym.make(env_id)
-    env.action_space.seed(seed)
-    returns = []
-    for episode in range(episodes):
-        env.reset(seed=seed + episode)
-        total, done = 0.0, False
-        while not done:
-            _, reward, terminated, truncated, _ = env.step(env.action_space.sample())
-            total += float(reward)
-            done = terminated or truncated
-        returns.append(total)
-    env.close()
-    return float(np.mean(returns))
 
 
 def equal_labels(env: str, labels: int, seeds: list[int], work: Path, expert_run: Path, demos: Path, row: dict) -> dict:

@@ -1,5 +1,4 @@
 """Behaviour cloning (agents/bc.py): experts written by hand, recorded with collect_demonstrations."""
-import csv
 import json
 
 import gymnasium as gym
@@ -13,6 +12,7 @@ from rlkit.buffers.demonstrations import Demonstrations, collect_demonstrations
 from rlkit.checkpoint import load_checkpoint
 from rlkit.cli import main
 from rlkit.errors import CheckpointError, ConfigError, DemonstrationsError, UnsupportedSpaceError
+from run_files import csv_rows
 from toy_experts import cartpole_expert
 from toy_experts import pendulum_swingup_expert as pendulum_expert
 
@@ -32,10 +32,6 @@ def pendulum_demos(tmp_path_factory):
     assert demos.episode_returns.mean() > -250  # swings up and holds (a random policy: about -1200)
     return demos.save(tmp_path_factory.mktemp("demos") / "pendulum.npz")
 
-
-def _rows(run):
-    with open(run / "progress.csv", newline="") as f:
-        return list(csv.DictReader(f))
 
 
 # --- learning ------------------------------------------------------------------------------------
@@ -66,7 +62,7 @@ def test_box_actions_learn_the_expert_mean_on_held_out_episodes(pendulum_demos, 
     error = np.abs(agent.act(held_out_obs, deterministic=True) - expert_actions)
     assert np.median(error) < 0.1 and np.sqrt((error**2).mean()) < 0.3  # the switch between the two controllers is hard
     assert agent.head.log_std.item() < -1.0  # the learned std shrank to the residual error
-    rows = _rows(tmp_path / "run")
+    rows = csv_rows(tmp_path / "run")
     assert float(rows[-1]["losses/neg_log_likelihood"]) < float(rows[0]["losses/neg_log_likelihood"])
     assert float(rows[-1]["losses/mse"]) < float(rows[0]["losses/mse"])
     assert {"losses/val_loss", "losses/val_mse", "losses/entropy", "losses/best_val_loss"} <= set(rows[0])
@@ -155,7 +151,7 @@ def test_early_stopping_keeps_the_best_weights_and_a_resume_trains_no_further(ca
     # the weights are those of the best validation: measuring them again gives its loss exactly
     assert agent.measure(agent.val_steps)["neg_log_likelihood"] == agent.best_val_loss
     torch.testing.assert_close(agent.flat.param, agent.best_param)
-    rows = _rows(run)
+    rows = csv_rows(run)
     assert float(rows[-1]["losses/stopped_early"]) == 1.0 and int(rows[-1]["step"]) == stopped
     assert all(float(r["losses/stopped_early"]) == 0.0 for r in rows[:-1])
     assert float(rows[-1]["losses/best_val_step"]) == agent.best_val_step
@@ -166,7 +162,7 @@ def test_early_stopping_keeps_the_best_weights_and_a_resume_trains_no_further(ca
     resumed = BC("CartPole-v1", **settings)
     with pytest.warns(UserWarning, match=f"already complete \\({stopped} of 5000 steps, it ended early\\)"):
         resumed.learn(5000, run, resume=True, **QUIET)
-    assert resumed.num_steps == stopped and len(_rows(run)) == len(rows)
+    assert resumed.num_steps == stopped and len(csv_rows(run)) == len(rows)
     torch.testing.assert_close(resumed.flat.param, agent.flat.param)
     with pytest.warns(UserWarning, match="it ended early"):
         assert main(["train", "bc", "--log-dir", str(run), "--resume", "--quiet", "--eval-episodes", "0"]) == 0
@@ -288,4 +284,4 @@ def test_bc_on_stacked_atari_frames_runs_end_to_end(tmp_path):
     assert agent.num_steps == 10 and np.isfinite(agent.last_validation["val_loss"])
     actions = agent.act(demos.obs[:3], deterministic=True)
     assert actions.shape == (3,) and set(actions.tolist()) <= set(range(6))
-    assert len(_rows(tmp_path / "run")) == 2
+    assert len(csv_rows(tmp_path / "run")) == 2

@@ -1,6 +1,5 @@
 """DAgger (agents/dagger.py): hand-written experts from tests/toy_experts.py label what the learner
 visits; the learner is BC's."""
-import csv
 import json
 
 import numpy as np
@@ -13,6 +12,7 @@ from rlkit.buffers.demonstrations import collect_demonstrations
 from rlkit.checkpoint import load_checkpoint
 from rlkit.cli import main
 from rlkit.errors import ConfigError, DemonstrationsError, UnsupportedSpaceError
+from run_files import csv_rows
 from toy_experts import cartpole_expert, pendulum_swingup_expert
 
 QUIET = dict(progress=False, eval_episodes=0)
@@ -32,10 +32,6 @@ def pendulum_demos(tmp_path_factory):
     assert demos.episode_returns.mean() > -200  # swings up and holds (a random policy: about -1200)
     return demos.save(tmp_path_factory.mktemp("demos") / "pendulum.npz")
 
-
-def _rows(run):
-    with open(run / "progress.csv", newline="") as f:
-        return list(csv.DictReader(f))
 
 
 class SpyExpert:
@@ -115,7 +111,7 @@ def test_the_executed_action_is_the_experts_with_probability_beta_per_step_and_e
     # drawn per env: in round 1 most steps of four acting envs mix both (1 - 2 / 2^4 = 0.875 of them)
     whole = rounds[1][(rounds[1] >= 0).all(1)]
     assert len(whole) > 100 and 0.75 < np.mean([0 < row.sum() < 4 for row in whole]) < 0.97
-    rows = _rows(tmp_path / "run")
+    rows = csv_rows(tmp_path / "run")
     assert [float(r["losses/beta"]) for r in rows] == [1.0, 0.5, 0.25]
     assert [float(r["losses/expert_action_fraction"]) for r in rows] == [e / 2000 for e in experts]
     assert [float(r["losses/new_states_accuracy"]) for r in rows] == [0.0, 0.0, 0.0]  # they never agree
@@ -125,7 +121,7 @@ def test_with_demonstrations_they_are_round_0_and_the_first_rollout_is_round_1(t
     agent = DAgger("CartPole-v1", demos=str(two_episodes), rollout_steps=100, bc_steps_per_round=20, **CARTPOLE)
     assert len(agent.data) == agent.demo_steps == 1000 and agent.round == 0
     agent.learn(200, tmp_path / "run", **QUIET)
-    rows = _rows(tmp_path / "run")
+    rows = csv_rows(tmp_path / "run")
     assert [(int(r["step"]), float(r["losses/round"]), float(r["losses/beta"]), float(r["losses/expert_labels"]))
             for r in rows] == [(0, 0.0, 1.0, 1000.0), (100, 1.0, 0.5, 1100.0), (200, 2.0, 0.25, 1200.0)]
     assert agent.num_updates == 3 * 20  # BC after each round, the demonstrations' included
@@ -137,7 +133,7 @@ def test_every_observation_acted_on_is_labelled_by_the_expert_and_nothing_else(t
     agent = DAgger("CartPole-v1", num_envs=3, rollout_steps=300, bc_steps_per_round=5, beta_decay=0.0, **CARTPOLE)
     spy = agent.expert = SpyExpert(agent.expert)
     agent.learn(750, tmp_path / "run", **QUIET)
-    rows = _rows(tmp_path / "run")
+    rows = csv_rows(tmp_path / "run")
     assert [float(r["losses/expert_labels"]) for r in rows] == [300.0, 600.0, 750.0]  # the last round takes the rest
     seen = np.concatenate(spy.seen)
     np.testing.assert_array_equal(seen, agent.data.obs)  # the expert saw exactly the dataset's states, in order
@@ -220,7 +216,7 @@ def test_resume_continues_exactly_where_the_checkpoint_left(two_episodes, tmp_pa
     np.testing.assert_array_equal(resumed.data.obs, straight.data.obs)
     np.testing.assert_array_equal(resumed.obs_rms.mean, straight.obs_rms.mean)
     assert resumed.np_rng.bit_generator.state == straight.np_rng.bit_generator.state
-    assert [r["losses/loss"] for r in _rows(tmp_path / "split")] == [r["losses/loss"] for r in _rows(tmp_path / "straight")]
+    assert [r["losses/loss"] for r in csv_rows(tmp_path / "split")] == [r["losses/loss"] for r in csv_rows(tmp_path / "straight")]
 
 
 # --- errors ------------------------------------------------------------------------------------------

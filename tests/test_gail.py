@@ -1,5 +1,4 @@
 """GAIL (agents/gail.py): a PPO2 generator trained on a discriminator's rewards only."""
-import csv
 import json
 from dataclasses import dataclass
 
@@ -18,6 +17,7 @@ from rlkit.checkpoint import load_checkpoint
 from rlkit.cli import main
 from rlkit.errors import CheckpointError, ConfigError, DemonstrationsError
 from rlkit.rollout import RolloutWorker
+from run_files import csv_rows
 from toy_experts import cartpole_expert, pendulum_expert
 
 QUIET = dict(progress=False, eval_episodes=0)
@@ -44,10 +44,6 @@ def _rollout(agent, seed=0):
     _, last_values = worker.collect(buffer)
     return buffer.batch(last_values, worker.obs)
 
-
-def _rows(run):
-    with open(run / "progress.csv", newline="") as f:
-        return list(csv.DictReader(f))
 
 
 def canary_cartpole():
@@ -81,7 +77,7 @@ def test_the_generator_never_sees_the_env_reward_only_the_discriminators(cartpol
         assert not np.isin(rewards, [CANARY]).any() and np.abs(rewards).max() < 100
         np.testing.assert_allclose(rewards[valid], expected[valid], rtol=1e-5, atol=1e-6)
         assert (rewards[~valid] == 0).all()  # the step after an episode end: no decision, no reward
-    rows = _rows(tmp_path / "run")
+    rows = csv_rows(tmp_path / "run")
     # the env's returns are still the logged episodic return, apart from D's mean reward
     assert float(rows[-1]["episodic_return"]) >= 8 * CANARY  # CartPole episodes last 8 steps or more
     assert all(0 < float(r["losses/gail/reward"]) < 10 for r in rows)
@@ -174,7 +170,7 @@ def test_box_actions_reach_d_clipped_and_unit_scaled_and_obs_through_the_policys
     x = agent.disc_inputs(obs, actions, None).numpy()
     np.testing.assert_allclose(x[:, :3], agent.obs_rms.normalize(obs), rtol=1e-6)  # what the policy sees
     np.testing.assert_allclose(x[:, 3:], actions / 2.0, rtol=1e-6)
-    assert {"losses/gail/reward", "losses/gail/disc_loss", "losses/policy_loss"} <= set(_rows(tmp_path / "run")[0])
+    assert {"losses/gail/reward", "losses/gail/disc_loss", "losses/policy_loss"} <= set(csv_rows(tmp_path / "run")[0])
     agent.close()
 
 
@@ -293,12 +289,13 @@ def test_cli_trains_gail_with_ppo2_and_discriminator_flags(cartpole_demos, tmp_p
                  "--num-envs", "2", "--n-steps", "64", "--batch-size", "64", "--n-epochs", "2", "--disc-net-arch", "32",
                  "--reward-type", "airl", "--gradient-penalty", "1", "--log-dir", str(run), "--no-progress",
                  "--eval-episodes", "1"]) == 0
-    assert "no preset for GAIL on CartPole-v1" in capsys.readouterr().err
+    assert "preset 'rlkit' for GAIL on CartPole-v1" in capsys.readouterr().err
     config = json.loads((run / "config.json").read_text())["config"]
     assert config["demos"] == str(cartpole_demos) and config["disc_net_arch"] == [32] and config["reward_type"] == "airl"
+    assert config["normalize_obs"] and config["n_steps"] == 64  # the preset's, and the flag given over it
     assert load_checkpoint(run)["agent"] == "GAIL"
     assert "eval_mean_return" in json.loads((run / "summary.json").read_text())
-    rows = _rows(run)
+    rows = csv_rows(run)
     assert len(rows) == 2 and float(rows[-1]["losses/gail/gradient_penalty"]) > 0
     with pytest.raises(SystemExit):
         main(["train", "gail", "--help"])

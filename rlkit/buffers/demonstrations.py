@@ -186,6 +186,15 @@ class Demonstrations:
             raise DemonstrationsError(f"{path} has a damaged 'meta' record ({type(exc).__name__}: {exc}). {again}") from None
 
 
+def load_for_env(path: str | Path, observation_space: gym.Space, action_space: gym.Space, episodes: int = 0,
+                 what: str = "the env") -> Demonstrations:
+    """The demonstrations in ``path``, checked against an env's spaces (``DemonstrationsError``
+    otherwise), their first ``episodes`` episodes (0: all): what an imitation agent trains on."""
+    demos = Demonstrations.load(path)
+    demos.check_spaces(observation_space, action_space, what=what)
+    return demos.episodes(episodes) if episodes else demos
+
+
 # --- recording ---------------------------------------------------------------------------------------
 def collect_demonstrations(
     expert: Any,
