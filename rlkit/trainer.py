@@ -139,10 +139,18 @@ def _train_in(agent: "Agent", run: RunFolder | None, total_steps: int, *, resume
         if run is not None:
             summary["checkpoint"] = str(run.checkpoint)
         if eval_episodes > 0 and agent.num_steps > start_step and _can_evaluate(agent):
-            evaluated = progress.evaluate()
+            # a signal here stops the evaluation, not the process: the summary is still written
+            with _stop_at_safe_point_on_signals(progress):
+                evaluated = progress.evaluate()
             if evaluated is not None:
                 summary.update(eval_mean_return=evaluated[0], eval_std_return=evaluated[1], eval_episodes=eval_episodes)
+            elif progress.stop_signal is not None:
+                summary["evaluation_stopped_by"] = signal.Signals(progress.stop_signal).name
         logger.write_json("summary.json", summary)
+        if progress.stop_signal is not None:
+            where = f" and saved in {run.checkpoint}; evaluate it with `rlkit eval {run.path}`" if run is not None else ""
+            raise TrainingInterrupted(f"{signal.Signals(progress.stop_signal).name} during the final evaluation: training "
+                                      f"is complete{where}.", progress.stop_signal)
     finally:
         logger.close()
     if run is not None and (run.path / "progress.csv").exists():

@@ -18,7 +18,7 @@ from agents import DQN, PPO2
 from rlkit import evaluate
 from rlkit.checkpoint import load_checkpoint
 from rlkit.cli import main
-from rlkit.errors import CheckpointError, ConfigError, NonFiniteError, RunFolderError
+from rlkit.errors import CheckpointError, ConfigError, NonFiniteError, RunFolderError, TrainingInterrupted
 from rlkit.run_folder import RunFolder
 from run_files import csv_steps
 
@@ -152,6 +152,27 @@ def test_sigterm_and_sigint_stop_at_a_safe_point_and_save(tmp_path, sig):
 
 
 # 7. a flipped byte in a checkpoint loaded silently
+def test_sigterm_during_the_final_evaluation_still_writes_the_summary(tmp_path, monkeypatch):
+    import rlkit.evaluation
+
+    def interrupted_evaluation(agent, *, stop, **settings):
+        os.kill(os.getpid(), signal.SIGTERM)  # what a scheduler sends while the evaluation runs
+        assert stop()
+        raise rlkit.evaluation.EvaluationStopped
+
+    monkeypatch.setattr(rlkit.evaluation, "evaluate", interrupted_evaluation)
+    handler_before = signal.getsignal(signal.SIGTERM)
+    run = tmp_path / "r"
+    agent = PPO2("CartPole-v1", seed=0, n_steps=64, batch_size=64, n_epochs=1)
+    with pytest.raises(TrainingInterrupted, match="SIGTERM during the final evaluation: training is complete"):
+        agent.learn(128, run, progress=False, eval_episodes=2)
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["evaluation_stopped_by"] == "SIGTERM" and summary["total_steps"] == 128
+    assert "eval_mean_return" not in summary
+    assert load_checkpoint(run)["counters"]["num_steps"] == 128  # saved before the evaluation began
+    assert signal.getsignal(signal.SIGTERM) == handler_before  # the run's handler is gone with it
+
+
 def test_a_flipped_byte_is_caught_or_harmless(tmp_path):
     path = PPO2("CartPole-v1", seed=0, **TINY_PPO).save(tmp_path / "a.pt")
     clean = path.read_bytes()
