@@ -34,8 +34,8 @@ import torch
 
 from agents.configs import BCConfig
 from rlkit.agent import EnvAgent
-from rlkit.buffers.demonstrations import Demonstrations, load_for_env
-from rlkit.errors import CheckpointError, ConfigError
+from rlkit.buffers.demonstrations import Demonstrations, check_trained_on, load_for_env
+from rlkit.errors import ConfigError
 from rlkit.networks import ActorCritic, CategoricalHead, is_image_space
 from rlkit.normalize import RunningMeanStd
 from rlkit.optim import FlatParameters
@@ -149,8 +149,8 @@ class BC(EnvAgent):
             return
         cfg = self.config
         what = f"the env {self.env_spec}" if isinstance(self.env_spec, str) else "the env"
-        demos = load_for_env(cfg.demos, self.observation_space, self.action_space, cfg.demo_episodes, what)
-        self._check_same_demonstrations(demos)
+        demos = load_for_env(cfg.demos, self.observation_space, self.action_space, cfg.demo_episodes, what,
+                             self._restored_demos)
         episodes = demos.num_episodes
         held_out = 0
         if cfg.validation_fraction > 0:
@@ -175,13 +175,6 @@ class BC(EnvAgent):
         self.demonstrations = demos
         self._order_epoch = None
 
-    def _check_same_demonstrations(self, demos: Demonstrations) -> None:
-        if self._restored_demos is not None and self._restored_demos != (demos.num_episodes, len(demos)):
-            episodes, steps = self._restored_demos
-            raise CheckpointError(
-                f"the checkpoint was trained on {episodes} episodes ({steps} steps) of demonstrations, but "
-                f"{self.config.demos} (demo_episodes {self.config.demo_episodes}) gives {demos.num_episodes} "
-                f"({len(demos)} steps); resume with the same demos and demo_episodes, or start a new run.")
 
     @property
     def validates(self) -> bool:
@@ -343,7 +336,7 @@ class BC(EnvAgent):
             self.obs_rms.load_state_dict(state["obs_rms"])
         self._restored_demos = tuple(state["demos"]) or None
         if self.demonstrations is not None:
-            self._check_same_demonstrations(self.demonstrations)
+            check_trained_on(self.demonstrations, self._restored_demos, self.config.demos, self.config.demo_episodes)
 
     @classmethod
     def load(cls, path: Any, env: Any = None, **overrides: Any) -> "BC":

@@ -221,8 +221,7 @@ class DAgger(BC):
             self.data = Aggregate(self.observation_space, self.action_space)
         if cfg.demos and self.demonstrations is None:
             demos = load_for_env(cfg.demos, self.observation_space, self.action_space, cfg.demo_episodes,
-                                 self._env_name())
-            self._check_same_demonstrations(demos)
+                                 self._env_name(), self._restored_demos)
             if self.restored_data and self.demo_steps != len(demos):
                 raise CheckpointError(
                     f"the checkpoint's dataset starts with {self.demo_steps} steps of demonstrations, but {cfg.demos} "

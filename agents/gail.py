@@ -55,8 +55,8 @@ from torch.nn import functional as F
 
 from agents.configs import GAILConfig
 from agents.ppo import PPO2
-from rlkit.buffers.demonstrations import Demonstrations, load_for_env
-from rlkit.errors import CheckpointError, ConfigError, UnsupportedSpaceError
+from rlkit.buffers.demonstrations import Demonstrations, check_trained_on, load_for_env
+from rlkit.errors import ConfigError, UnsupportedSpaceError
 from rlkit.networks import MLP, is_image_space, layer_init
 from rlkit.on_policy import on_policy_loop
 from rlkit.progress import Progress
@@ -173,18 +173,11 @@ class AdversarialImitation:
             return
         cfg = self.config
         what = f"the env {self.env_spec}" if isinstance(self.env_spec, str) else "the env"
-        demos = load_for_env(cfg.demos, self.observation_space, self.action_space, cfg.demo_episodes, what)
-        self._check_same_demonstrations(demos)
+        demos = load_for_env(cfg.demos, self.observation_space, self.action_space, cfg.demo_episodes, what,
+                             self._restored_demos)
         self.expert_obs_rows = demos.step_obs_rows()
         self.demonstrations = demos
 
-    def _check_same_demonstrations(self, demos: Demonstrations) -> None:
-        if self._restored_demos is not None and self._restored_demos != (demos.num_episodes, len(demos)):
-            episodes, steps = self._restored_demos
-            raise CheckpointError(
-                f"the checkpoint was trained on {episodes} episodes ({steps} steps) of demonstrations, but "
-                f"{self.config.demos} (demo_episodes {self.config.demo_episodes}) gives {demos.num_episodes} "
-                f"({len(demos)} steps); resume with the same demos and demo_episodes, or start a new run.")
 
     def expert_inputs(self, steps: np.ndarray) -> torch.Tensor:
         """D's input for the given expert steps (indices into the demonstrations' transitions)."""
@@ -299,7 +292,7 @@ class AdversarialImitation:
         self.disc_optimizer.load_state_dict(state["disc_optimizer"])
         self._restored_demos = tuple(int(n) for n in state["demos"]) or None
         if self.demonstrations is not None:
-            self._check_same_demonstrations(self.demonstrations)
+            check_trained_on(self.demonstrations, self._restored_demos, self.config.demos, self.config.demo_episodes)
 
     @classmethod
     def load(cls, path: Any, env: Any = None, **overrides: Any) -> Any:

@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterator
 import gymnasium as gym
 import numpy as np
 
-from rlkit.errors import DemonstrationsError, UnsupportedSpaceError
+from rlkit.errors import CheckpointError, DemonstrationsError, UnsupportedSpaceError
 
 SCHEMA_VERSION = 1
 ARRAYS = ("obs", "actions", "rewards", "terminated", "truncated", "episode_lengths")
@@ -187,12 +187,25 @@ class Demonstrations:
 
 
 def load_for_env(path: str | Path, observation_space: gym.Space, action_space: gym.Space, episodes: int = 0,
-                 what: str = "the env") -> Demonstrations:
+                 what: str = "the env", trained_on: tuple[int, int] | None = None) -> Demonstrations:
     """The demonstrations in ``path``, checked against an env's spaces (``DemonstrationsError``
-    otherwise), their first ``episodes`` episodes (0: all): what an imitation agent trains on."""
+    otherwise), their first ``episodes`` episodes (0: all): what an imitation agent trains on.
+    ``trained_on``: the (episodes, steps) a restored checkpoint trained on; other data raises
+    ``CheckpointError``."""
     demos = Demonstrations.load(path)
     demos.check_spaces(observation_space, action_space, what=what)
-    return demos.episodes(episodes) if episodes else demos
+    demos = demos.episodes(episodes) if episodes else demos
+    check_trained_on(demos, trained_on, path, episodes)
+    return demos
+
+
+def check_trained_on(demos: Demonstrations, trained_on: tuple[int, int] | None, path: str | Path, episodes: int) -> None:
+    """``CheckpointError`` unless ``demos`` are the (episodes, steps) a restored checkpoint trained on."""
+    if trained_on is not None and tuple(trained_on) != (demos.num_episodes, len(demos)):
+        raise CheckpointError(
+            f"the checkpoint was trained on {trained_on[0]} episodes ({trained_on[1]} steps) of demonstrations, but "
+            f"{path} (demo_episodes {episodes}) gives {demos.num_episodes} ({len(demos)} steps); resume with the "
+            "same demos and demo_episodes, or start a new run.")
 
 
 # --- recording ---------------------------------------------------------------------------------------
