@@ -148,9 +148,8 @@ class BC(EnvAgent):
         if self.demonstrations is not None:
             return
         cfg = self.config
-        what = f"the env {self.env_spec}" if isinstance(self.env_spec, str) else "the env"
-        demos = load_for_env(cfg.demos, self.observation_space, self.action_space, cfg.demo_episodes, what,
-                             self._restored_demos)
+        demos = load_for_env(cfg.demos, self.observation_space, self.action_space, cfg.demo_episodes,
+                             self.env_description(), self._restored_demos)
         episodes = demos.num_episodes
         held_out = 0
         if cfg.validation_fraction > 0:

@@ -221,7 +221,7 @@ class DAgger(BC):
             self.data = Aggregate(self.observation_space, self.action_space)
         if cfg.demos and self.demonstrations is None:
             demos = load_for_env(cfg.demos, self.observation_space, self.action_space, cfg.demo_episodes,
-                                 self._env_name(), self._restored_demos)
+                                 self.env_description(), self._restored_demos)
             if self.restored_data and self.demo_steps != len(demos):
                 raise CheckpointError(
                     f"the checkpoint's dataset starts with {self.demo_steps} steps of demonstrations, but {cfg.demos} "
@@ -234,16 +234,13 @@ class DAgger(BC):
         if self.expert is None:
             self.expert = self._load_expert()
 
-    def _env_name(self) -> str:
-        return f"the env {self.env_spec}" if isinstance(self.env_spec, str) else "the env"
-
     def _load_expert(self) -> Expert:
         cfg = self.config
         # a saved agent is built on the env it was trained on, in this process (its num_envs stays: settings
         # such as PPO's batch_size are checked against it)
         source = load_expert(cfg.expert, device=cfg.device, fallback_env=self.env_spec, vectorization="sync")
         try:
-            expert = Expert(source, cfg.expert, self.observation_space, self.action_space, self._env_name())
+            expert = Expert(source, cfg.expert, self.observation_space, self.action_space, self.env_description())
             expert(self.envs.reset(seed=cfg.seed))  # its actions fit this env's, or a typed error now
         except BaseException:
             if hasattr(source, "close"):

@@ -230,6 +230,10 @@ class EnvAgent(Agent):
         self.observation_space = self.envs.single_observation_space
         self.action_space = self.envs.single_action_space
 
+    def env_description(self) -> str:
+        """'the env CartPole-v1' (or 'the env' for one built on an instance or factory), for messages."""
+        return f"the env {self.env_spec}" if isinstance(self.env_spec, str) else "the env"
+
     def checkpoint_payload(self) -> dict[str, Any]:
         return {**super().checkpoint_payload(), "spaces": self._space_description()}
 
