@@ -48,3 +48,7 @@ class TrainingInterrupted(KeyboardInterrupt):
 
 class DemonstrationsError(RlkitError, ValueError):
     """Demonstrations that cannot be used: a damaged or foreign file, spaces that do not fit the env."""
+
+
+class SequenceDataError(RlkitError, ValueError):
+    """Sequence data that cannot be used: an empty or non-integer token file, ids beyond the vocabulary, sequences longer than seq_len, text with no words."""
