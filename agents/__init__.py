@@ -22,6 +22,7 @@ CATALOG: dict[str, tuple[str, str, str]] = {
     "bc": ("agents.bc", "BC", "behaviour cloning: supervised learning of an expert's actions from demonstrations"),
     "dagger": ("agents.dagger", "DAgger", "dataset aggregation: BC on the states the learner visits, labelled by an expert"),
     "gail": ("agents.gail", "GAIL", "adversarial imitation: PPO2 on a discriminator's reward (Ho & Ermon 2016)"),
+    "seqgan": ("agents.seqgan", "SeqGAN", "text generation by policy gradient against a discriminator, Monte-Carlo rollouts (Yu et al. 2017)"),
 }
 # Configs live in agents.configs, apart from the agents, so that reading them imports no torch.
 _MODULES = {**{cls: module for module, cls, _ in CATALOG.values()},

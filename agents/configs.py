@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Literal, Optional
 
-from rlkit.config import Activation, EnvConfig, OnPolicyConfig, PolicyKind, check, check_grad_norm
+from rlkit.config import Activation, AgentConfig, EnvConfig, OnPolicyConfig, PolicyKind, check, check_grad_norm
 
 # --- on-policy: PPO, PPO2, A2C, REINFORCE --------------------------------------------------------
 
@@ -313,3 +313,77 @@ class DiscriminatorConfig:
 @dataclass
 class GAILConfig(DiscriminatorConfig, PPO2Config):
     """GAIL: a PPO2 generator (every PPO2 field) trained on a discriminator's rewards."""
+
+
+# --- SeqGAN ------------------------------------------------------------------------------------------
+# The paper's discriminator (Yu et al. 2017, appendix): CNN filter widths and how many of each
+SEQGAN_FILTER_SIZES = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20)
+SEQGAN_NUM_FILTERS = (100, 200, 200, 200, 200, 100, 100, 100, 100, 100, 160, 160)
+
+
+@dataclass
+class SeqGANConfig(AgentConfig):
+    """SeqGAN (Yu et al. 2017). The defaults are the paper's synthetic-data experiment: 120 MLE
+    epochs, 50 discriminator pre-training rounds of 3 epochs, then adversarial epochs of 1 generator
+    step (16 rollouts per prefix) and 5 discriminator rounds of 3 epochs."""
+
+    step_unit: ClassVar[str] = "generator epochs: the MLE epochs, then the adversarial epochs"
+    oracle: str = ""  # synthetic data from an oracle LSTM: "seeded" (N(0,1) weights drawn by oracle_seed) or PATH.npz of its weights (../shared/seqgan-oracle/target_params.npz); its samples are the real data
+    text_file: str = ""  # a text corpus, one sentence per line, word-level vocabulary built from it; "grammar": rlkit's shipped corpus of its own grammar
+    token_file: str = ""  # integer sequences, one per line of whitespace-separated token ids (the original SeqGAN format); ids below vocab_size
+    vocab_size: int = 5000  # tokens of a seeded oracle or a token file (a text corpus sets its own)
+    seq_len: int = 20  # tokens per sequence T (text: words + the end token, padded)
+    oracle_seed: int = 0  # seeds a seeded oracle's weights and the real samples an oracle draws, apart from seed
+    num_real: int = 10_000  # oracle samples used as the real training data
+    held_out_fraction: float = 0.1  # real data kept out of training for NLL_gen and as BLEU references (an oracle draws this fraction of num_real more)
+    adversarial: bool = True  # False: MLE all the way (the control the adversarial phase is measured against)
+    mle_epochs: int = 120  # MLE pre-training epochs of the generator over the real data
+    adversarial_epochs: int = 200  # adversarial epochs after the MLE ones (the default budget is mle_epochs + adversarial_epochs)
+    batch_size: int = 64  # sequences per generator step (MLE and policy gradient)
+    gen_embedding_dim: int = 32  # generator token embedding size
+    gen_hidden_dim: int = 32  # generator LSTM hidden size
+    gen_learning_rate: float = 0.01  # generator Adam step size (MLE and policy gradient)
+    max_grad_norm: float = 5.0  # clip the generator's gradient norm to this
+    g_steps: int = 1  # policy-gradient steps of the generator per adversarial epoch
+    num_rollouts: int = 16  # N, Monte-Carlo completions of every prefix that estimate Q(Y_1:t-1, y_t)
+    rollout_update_rate: float = 0.8  # the rollout policy trails the generator: β ← rate·β + (1 − rate)·θ after each generator step
+    pg_baseline: bool = False  # subtract the batch mean of Q at each position from the rewards (the paper has none)
+    disc_pretrain_rounds: int = 50  # discriminator pre-training rounds, each on fresh negatives
+    d_steps: int = 5  # discriminator rounds per adversarial epoch, each on fresh negatives
+    disc_epochs: int = 3  # k, epochs over (real + negatives) per discriminator round
+    num_negatives: int = 0  # generated sequences per discriminator round, against as many real ones drawn at random; 0: as many as the real training sequences (all of them)
+    disc_embedding_dim: int = 64  # discriminator token embedding size
+    disc_filter_sizes: tuple[int, ...] = SEQGAN_FILTER_SIZES  # CNN filter widths (each at most seq_len)
+    disc_num_filters: tuple[int, ...] = SEQGAN_NUM_FILTERS  # filters of each width
+    disc_dropout: float = 0.25  # dropout before the discriminator's output layer
+    disc_l2: float = 0.2  # L2 penalty on the output layer (λ of λ·(‖W‖² + ‖b‖²)/2)
+    disc_learning_rate: float = 1e-4  # discriminator Adam step size
+    disc_batch_size: int = 64  # sequences per discriminator step
+    metrics_interval: int = 5  # epochs between measurements of NLL_oracle, NLL_gen, BLEU (and at the first and last)
+    metric_samples: int = 10_000  # generated sequences NLL_oracle is measured on
+    bleu_samples: int = 1000  # generated sentences scored by BLEU and self-BLEU (text)
+
+    def validate(self) -> None:
+        super().validate()
+        sources = [name for name in ("oracle", "text_file", "token_file") if getattr(self, name)]
+        check(len(sources) == 1, "give exactly one source of real data: --oracle seeded|PATH.npz, --text-file FILE "
+                                 f"(or grammar) or --token-file FILE; got {', '.join(sources) or 'none'}")
+        check(self.vocab_size >= 2 and self.seq_len >= 1, "vocab_size must be >= 2 and seq_len >= 1")
+        check(self.num_real >= 2, f"num_real must be >= 2, got {self.num_real}")
+        check(0 < self.held_out_fraction < 1, f"held_out_fraction must be in (0, 1), got {self.held_out_fraction}")
+        for name in ("mle_epochs", "adversarial_epochs", "disc_pretrain_rounds", "d_steps", "num_negatives"):
+            check(getattr(self, name) >= 0, f"{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("batch_size", "gen_embedding_dim", "gen_hidden_dim", "g_steps", "num_rollouts", "disc_epochs",
+                     "disc_embedding_dim", "disc_batch_size", "metrics_interval", "metric_samples", "bleu_samples"):
+            check(getattr(self, name) >= 1, f"{name} must be >= 1, got {getattr(self, name)}")
+        check(self.gen_learning_rate > 0 and self.disc_learning_rate > 0, "learning rates must be > 0")
+        check_grad_norm(self.max_grad_norm)
+        check(0 <= self.rollout_update_rate < 1, f"rollout_update_rate must be in [0, 1), got {self.rollout_update_rate}")
+        check(0 <= self.disc_dropout < 1 and self.disc_l2 >= 0, "disc_dropout must be in [0, 1) and disc_l2 >= 0")
+        check(len(self.disc_filter_sizes) == len(self.disc_num_filters) >= 1,
+              f"disc_filter_sizes ({len(self.disc_filter_sizes)}) and disc_num_filters ({len(self.disc_num_filters)}) "
+              "need one count per width")
+        check(all(n >= 1 for n in self.disc_num_filters), "disc_num_filters must be positive")
+        too_wide = [k for k in self.disc_filter_sizes if not 1 <= k <= self.seq_len]
+        check(not too_wide, f"disc_filter_sizes {too_wide} do not fit sequences of seq_len {self.seq_len}; pass "
+                            "--disc-filter-sizes and --disc-num-filters with widths from 1 to seq_len")

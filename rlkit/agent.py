@@ -76,6 +76,12 @@ class Agent:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         raise NotImplementedError
 
+    def default_total_steps(self) -> int:
+        """The budget ``learn()`` and ``rlkit train`` take when none is given: the preset's."""
+        if self.preset is None:
+            raise ConfigError("total_steps is required: this agent has no preset whose budget it could take.")
+        return self.preset.total_steps
+
     def ended_early(self) -> bool:
         """True when the agent's own loop ended its current run before the step target (BC's early
         stopping, read from a restored checkpoint): a resume then leaves the run folder as it is."""
@@ -132,9 +138,7 @@ class Agent:
         from rlkit.trainer import train
 
         if total_steps is None:
-            if self.preset is None:
-                raise ConfigError("total_steps is required: this agent has no preset whose budget it could take.")
-            total_steps = self.preset.total_steps
+            total_steps = self.default_total_steps()
 
         return train(
             self, total_steps, log_dir=log_dir, resume=resume, overwrite=overwrite, checkpoint_freq=checkpoint_freq,
@@ -190,7 +194,11 @@ class Agent:
     def load(cls, path: str | Path, env: Any = None, **overrides: Any) -> "Agent":
         """Rebuild an agent from ``save()``'s file (or a run folder). ``env`` is needed when the agent
         was trained on an Env instance or a factory; ``overrides`` change config fields (e.g. device)."""
-        payload = load_checkpoint(path)
+        return cls.from_payload(load_checkpoint(path), path, env, **overrides)
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any], path: str | Path, env: Any = None, **overrides: Any) -> "Agent":
+        """``load``'s work on a checkpoint already read (``path`` names it in messages)."""
         if payload["agent"] != cls.__name__:
             raise CheckpointError(f"{path} holds a {payload['agent']}, not a {cls.__name__}; use {payload['agent']}.load().")
         config = {**without_retired_fields(cls.config_class, json.loads(payload["config"])), **overrides}

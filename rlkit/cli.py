@@ -121,9 +121,13 @@ def _train(argv: list[str]) -> int:
             config["preset"] = preset.name if preset else None
             if total_steps is None:  # not `or`: --total-steps 0 is a mistake to report, not "the preset's budget"
                 total_steps = preset.total_steps if preset else None
-        if total_steps is None:
-            raise ConfigError("--total-steps is required, e.g. --total-steps 100000")
     agent = cls(env, **config) if steps_envs else cls(**config)
+    if total_steps is None:  # an agent's own budget (SeqGAN: its schedule's epochs), else none to take
+        try:
+            total_steps = agent.default_total_steps()
+        except ConfigError:
+            agent.close()
+            raise ConfigError("--total-steps is required, e.g. --total-steps 100000") from None
     if log_dir is None:
         label = f"-{env.replace('/', '-')}" if isinstance(env, str) else ""
         log_dir = Path("runs") / f"{cls.__name__.lower()}{label}-s{agent.config.seed}"
@@ -219,6 +223,25 @@ def _saved_agent(path: str, agent: str | None, env: str | None, device: str) -> 
     from rlkit.experts import load_saved_agent
 
     return load_saved_agent(path, _agent_class(agent) if agent else None, env, device)
+
+
+def _sample(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="rlkit sample", description="Print sequences a trained sequence "
+                                     "generator (SeqGAN) samples: decoded text with a vocabulary, token ids otherwise.")
+    parser.add_argument("path", help="run folder or checkpoint .pt")
+    parser.add_argument("-n", type=int, default=10, help="sequences to print (default 10)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--agent", help="package.module:ClassName of an agent from outside rlkit's own")
+    args = parser.parse_args(argv)
+    if args.n < 1:
+        raise ConfigError(f"-n must be >= 1, got {args.n}")
+    agent = _saved_agent(args.path, args.agent, None, "cpu")
+    if not hasattr(agent, "sample") or not hasattr(agent, "decode"):
+        raise ConfigError(f"{args.path} holds a {type(agent).__name__}, which does not generate sequences; "
+                          "`rlkit sample` takes a sequence generator's run (e.g. one of `rlkit train seqgan`).")
+    for line in agent.decode(agent.sample(args.n, seed=args.seed)):
+        print(line)
+    return 0
 
 
 def _collect(argv: list[str]) -> int:
@@ -406,18 +429,21 @@ def _presets(argv: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"train": _train, "eval": _eval, "collect": _collect, "plot": _plot, "list": _list, "presets": _presets}
+COMMANDS = {"train": _train, "eval": _eval, "collect": _collect, "sample": _sample, "plot": _plot, "list": _list,
+            "presets": _presets}
 
 
 def _usage() -> str:
     from agents import CATALOG
 
-    return ("usage: rlkit {train,eval,collect,plot,list,presets} ... | rlkit --version\n"
+    return ("usage: rlkit {train,eval,collect,sample,plot,list,presets} ... | rlkit --version\n"
             "  rlkit train ppo2 --env CartPole-v1 --seed 0 [--total-steps 100000] [--learning-rate 3e-4 ...]\n"
             "  rlkit train ppo2 --help                  every flag of an agent, what it does, its default\n"
             "  rlkit presets [ppo2 [--env CartPole-v1]] tuned settings per agent and env, with their sources\n"
             "  rlkit eval runs/<name> [--episodes 20]\n"
             "  rlkit collect runs/<name> --episodes 20 -o demos.npz   record an expert's episodes as demonstrations\n"
+            "  rlkit train seqgan --oracle seeded        SeqGAN on an oracle LSTM's sequences (or --text-file FILE)\n"
+            "  rlkit sample runs/<name> -n 10           sequences a trained SeqGAN generates\n"
             "  rlkit plot runs/* -o curves.png\n"
             "  rlkit list                               the agents, one line each\n"
             f"agents: {', '.join(CATALOG)}")

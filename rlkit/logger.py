@@ -225,6 +225,18 @@ class Logger:
         new = self._csv_fields is None
         if new:
             self._csv_fields = list(row.keys())
+        elif any(key not in self._csv_fields for key in row):
+            # A metric the first rows did not have (measured every few epochs, or from a later
+            # phase): the header grows and the earlier rows get empty cells, instead of the column
+            # being dropped. Rare, so rewriting the file then costs nothing that matters.
+            self._csv_fields += [key for key in row if key not in self._csv_fields]
+            with open(self.csv_path, newline="") as f:
+                rows = list(csv.DictReader(f))
+            grown = io.StringIO()
+            writer = csv.DictWriter(grown, self._csv_fields)
+            writer.writeheader()
+            writer.writerows(rows)
+            _write_atomically(self.csv_path, grown.getvalue())
         with open(self.csv_path, "a", newline="") as f:
             writer = csv.DictWriter(f, self._csv_fields, extrasaction="ignore")
             if new:

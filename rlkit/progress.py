@@ -49,6 +49,7 @@ class Progress:
         self.next_eval = (step // eval_freq + 1) * eval_freq if eval_freq else math.inf
         self.stop_signal: int | None = None  # set by train()'s signal handler
         self.last_checkpoint_step: int | None = None
+        self._last_checkpoint: tuple[int, int] | None = None
         self.last_evaluation: tuple[int, tuple[float, float]] | None = None  # (step, (mean, std))
 
     # --- what a loop reads -----------------------------------------------------------------------
@@ -126,14 +127,20 @@ class Progress:
         """Save the agent to the run's checkpoint (nothing without a run folder). ``Agent.save``
         refuses a network holding NaN or inf, so the file on disk is always the last good state;
         the error then says which state that is."""
-        if self.checkpoint_path is None or self.last_checkpoint_step == self.agent.num_steps:
-            return  # nothing changed since the checkpoint at this step (a periodic one at the last step)
+        if self.checkpoint_path is None or self._last_checkpoint == self._position():
+            return  # nothing changed since the last checkpoint (a periodic one at the last step)
         try:
             with self.logger.in_phase("checkpoint"):
                 self.agent.save(self.checkpoint_path)
         except NonFiniteError as exc:
             raise NonFiniteError(f"{exc} {self._last_good()}") from None
         self.last_checkpoint_step = self.agent.num_steps
+        self._last_checkpoint = self._position()
+
+    def _position(self) -> tuple[int, int]:
+        """Steps and updates: a loop that updates without counting steps (SeqGAN's discriminator
+        pre-training between its epochs) still has something new to save."""
+        return self.agent.num_steps, self.agent.num_updates
 
     def _last_good(self) -> str:
         if self.checkpoint_path is None:
