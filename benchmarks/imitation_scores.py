@@ -40,6 +40,9 @@ PAIR_LABELS = (1_000, 2_000)
 # the agent trained as the expert (PPO2 where not named): DDPG's HalfCheetah preset reaches ~6,500 in
 # 200k steps, where PPO2 needs 1M
 EXPERT_AGENT = {"HalfCheetah-v5": "ddpg"}
+# BC settings beyond the defaults: HalfCheetah's observations mix angles and velocities of ~10x their
+# scale, so the clone standardises them
+BC_EXTRA = {"HalfCheetah-v5": ["--normalize-obs", "true"]}
 
 
 def rlkit(*args: str) -> float:
@@ -108,7 +111,7 @@ def main() -> None:
             runs = []
             for seed in args.seeds:
                 run = args.work / f"{stage}-{env}-s{seed}"
-                flags = {"bc": ["--demo-episodes", "10", "--total-steps", str(BC_STEPS[env])],
+                flags = {"bc": ["--demo-episodes", "10", "--total-steps", str(BC_STEPS[env]), *BC_EXTRA.get(env, [])],
                          "dagger": ["--expert", str(expert_run), "--demo-episodes", "2", "--total-steps", str(DAGGER_LABELS[env])],
                          "gail": ["--demo-episodes", "10"]}[stage]
                 seconds = rlkit("train", stage, "--env", env, "--demos", str(demos), "--seed", str(seed), *flags,
