@@ -1,6 +1,6 @@
 """SeqGAN: sequence generation as a policy, a discriminator as its reward, Monte-Carlo rollouts for
 per-token credit (Yu et al., "SeqGAN: Sequence Generative Adversarial Nets with Policy Gradient",
-AAAI 2017; ../shared/ALGORITHMS.md §11.5).
+AAAI 2017, Algorithm 1 and its authors' code for the settings).
 
     G_θ(y_t | Y_1:t−1)  an LSTM over tokens: the state is the prefix, the action the next token
     D_φ(Y_1:T)          a CNN with highway and dropout: P(real) of a whole sequence

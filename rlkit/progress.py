@@ -140,7 +140,7 @@ class Progress:
     def _position(self) -> tuple[int, int]:
         """Steps and updates: a loop that updates without counting steps (SeqGAN's discriminator
         pre-training between its epochs) still has something new to save."""
-        return self.agent.num_steps, self.agent.num_updates
+        return self.agent.num_steps, getattr(self.agent, "num_updates", 0)
 
     def _last_good(self) -> str:
         if self.checkpoint_path is None:

@@ -67,8 +67,8 @@ class OracleLSTM(nn.Module):
         needed = ["embedding", "W_out", "b_out", *(f"{m}_{g}" for g in GATES for m in "WUb")]
         missing = [k for k in needed if k not in arrays]
         if missing:
-            raise SequenceDataError(f"{path} lacks the oracle arrays {', '.join(missing)}; it needs the layout of "
-                                    "../shared/seqgan-oracle/README.md (embedding, W_*/U_*/b_* per gate, W_out, b_out).")
+            raise SequenceDataError(f"{path} lacks the oracle arrays {', '.join(missing)}; it needs the layout "
+                                    "OracleLSTM.save_npz writes (embedding, W_*/U_*/b_* for the gates i, f, o, c, W_out, b_out).")
         v, e = arrays["embedding"].shape
         h = arrays["U_i"].shape[0]
         expected = {"W_out": (h, v), "b_out": (v,), **{f"W_{g}": (e, h) for g in GATES},
