@@ -159,6 +159,9 @@ GAIL_PRESETS = [
     Preset("GAIL", "rlkit", "Pendulum-v1", 204_800, dict(PPO2_PRESETS[3].config, anneal_lr=True),
            "BENCHMARKS.md, imitation: PPO2's rlkit Pendulum-v1 preset with the learning rate decayed to 0",
            tags=CLASSIC, notes="without anneal_lr one seed in three stalled near -500"),
+    Preset("GAIL", "rlkit", "HalfCheetah-v5", 999_424, dict(NORMALIZE, anneal_lr=True),
+           "BENCHMARKS.md, imitation: PPO2's defaults (the PPO paper's MuJoCo settings: 2,048-step rollouts, "
+           "10 epochs of batch 64, lr 3e-4 decayed to 0) with observations and D's rewards normalised", tags=MUJOCO),
 ]
 
 PRESETS: list[Preset] = [*PPO2_PRESETS, *PPO_PRESETS, *A2C_PRESETS, *REINFORCE_PRESETS, *DQN_PRESETS,

@@ -85,6 +85,16 @@ def ratios_to(rows: dict[str, dict], peer: str, mine: list[str], key: str = "ste
     return ratios
 
 
+def run_rlkit(*args: str) -> float:
+    """Run an rlkit CLI command (quietly, as the caller's flags say); its wall clock in seconds. A
+    failure raises with the command's last lines of stderr."""
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "rlkit.cli", *args], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"rlkit {' '.join(args)} failed:\n{done.stderr[-3000:]}")
+    return time.perf_counter() - start
+
+
 def save(name: str, payload: dict) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     payload = {"date": date.today().isoformat(), "machine": machine(), "command": " ".join(sys.argv), **payload}

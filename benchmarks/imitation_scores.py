@@ -23,15 +23,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import RESULTS, random_return, save  # noqa: E402
+from benchmarks.common import RESULTS, random_return, run_rlkit, save  # noqa: E402
 
 # gradient steps (BC) or expert labels (DAgger) per env
 BC_STEPS = {"CartPole-v1": 5_000, "Pendulum-v1": 20_000, "HalfCheetah-v5": 50_000}
@@ -45,13 +43,6 @@ EXPERT_AGENT = {"HalfCheetah-v5": "ddpg"}
 BC_EXTRA = {"HalfCheetah-v5": ["--normalize-obs", "true"]}
 
 
-def rlkit(*args: str) -> float:
-    """Run an rlkit command quietly; its wall clock in seconds."""
-    start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "rlkit.cli", *args], capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"rlkit {' '.join(args)} failed:\n{done.stderr[-3000:]}")
-    return time.perf_counter() - start
 
 
 def evaluation(run: Path) -> float:
@@ -70,7 +61,7 @@ def equal_labels(env: str, labels: int, seeds: list[int], work: Path, expert_run
         scores = []
         for seed in seeds:
             run = work / f"pair-{name}-{labels}-{env}-s{seed}"
-            rlkit("train", command[0], "--env", env, "--demos", str(demos), "--seed", str(seed), *command[1:],
+            run_rlkit("train", command[0], "--env", env, "--demos", str(demos), "--seed", str(seed), *command[1:],
                   "--log-dir", str(run), "--overwrite", "--quiet")
             scores.append((evaluation(run) - row["random_return"]) / (row["expert_return"] - row["random_return"]))
         out[name] = {"command": f"rlkit train {' '.join(command)}", "normalised": [round(x, 3) for x in scores]}
@@ -93,11 +84,11 @@ def main() -> None:
         expert_run, demos = args.work / f"expert-{env}", args.work / f"demos-{env}.npz"
         if "experts" in args.stages:
             agent = EXPERT_AGENT.get(env, "ppo2")
-            seconds = rlkit("train", agent, "--env", env, "--seed", "0", "--log-dir", str(expert_run), "--overwrite", "--quiet")
+            seconds = run_rlkit("train", agent, "--env", env, "--seed", "0", "--log-dir", str(expert_run), "--overwrite", "--quiet")
             row["expert_run"] = {"command": f"rlkit train {agent} --env {env} --seed 0", "seconds": round(seconds, 1),
                                  "eval": evaluation(expert_run)}
         if "collect" in args.stages:
-            rlkit("collect", str(expert_run), "--episodes", "20", "-o", str(demos), "--quiet")
+            run_rlkit("collect", str(expert_run), "--episodes", "20", "-o", str(demos), "--quiet")
             from rlkit.buffers.demonstrations import Demonstrations
 
             returns = Demonstrations.load(demos).episode_returns
@@ -114,7 +105,7 @@ def main() -> None:
                 flags = {"bc": ["--demo-episodes", "10", "--total-steps", str(BC_STEPS[env]), *BC_EXTRA.get(env, [])],
                          "dagger": ["--expert", str(expert_run), "--demo-episodes", "2", "--total-steps", str(DAGGER_LABELS[env])],
                          "gail": ["--demo-episodes", "10"]}[stage]
-                seconds = rlkit("train", stage, "--env", env, "--demos", str(demos), "--seed", str(seed), *flags,
+                seconds = run_rlkit("train", stage, "--env", env, "--demos", str(demos), "--seed", str(seed), *flags,
                                 "--log-dir", str(run), "--overwrite", "--quiet")
                 score = (evaluation(run) - row["random_return"]) / (row["expert_return"] - row["random_return"])
                 runs.append({"seed": seed, "eval": evaluation(run), "normalised": round(score, 3),

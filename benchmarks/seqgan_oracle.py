@@ -30,14 +30,13 @@ import argparse
 import csv
 import json
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import RESULTS, save  # noqa: E402
+from benchmarks.common import RESULTS, run_rlkit, save  # noqa: E402
 
 PAPER = {"Random": 10.310, "MLE": 9.038, "SeqGAN": 8.736}
 SCHEDULES = {
@@ -51,12 +50,6 @@ def flags(settings: dict) -> list[str]:
     return [item for key, value in settings.items() for item in (f"--{key.replace('_', '-')}", str(value))]
 
 
-def rlkit(*args: str) -> float:
-    start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "rlkit.cli", *args], capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"rlkit {' '.join(args)} failed:\n{done.stderr[-3000:]}")
-    return time.perf_counter() - start
 
 
 def nll_curve(run: Path) -> dict[int, float]:
@@ -102,13 +95,13 @@ def table(oracle: str, schedule: str, work: Path, seed: int) -> dict:
             *flags({k: v for k, v in settings.items() if k != "adversarial_epochs"}), "--eval-episodes", "0", "--quiet"]
     seqgan_run, control_run = work / f"seqgan-{schedule}-s{seed}", work / f"mle-control-{schedule}-s{seed}"
     total = MLE_EPOCHS + settings["adversarial_epochs"]
-    seconds = {"mle": rlkit(*base, "--total-steps", str(MLE_EPOCHS), "--log-dir", str(seqgan_run), "--overwrite")}
+    seconds = {"mle": run_rlkit(*base, "--total-steps", str(MLE_EPOCHS), "--log-dir", str(seqgan_run), "--overwrite")}
     print(f"MLE {MLE_EPOCHS} epochs: {seconds['mle']:.0f} s", flush=True)
     shutil.rmtree(control_run, ignore_errors=True)
     shutil.copytree(seqgan_run, control_run)
-    seconds["adversarial"] = rlkit("train", "seqgan", "--log-dir", str(seqgan_run), "--resume", "--total-steps", str(total), "--quiet")
+    seconds["adversarial"] = run_rlkit("train", "seqgan", "--log-dir", str(seqgan_run), "--resume", "--total-steps", str(total), "--quiet")
     print(f"SeqGAN phases after MLE: {seconds['adversarial']:.0f} s", flush=True)
-    seconds["mle_control"] = rlkit("train", "seqgan", "--log-dir", str(control_run), "--resume", "--adversarial", "false",
+    seconds["mle_control"] = run_rlkit("train", "seqgan", "--log-dir", str(control_run), "--resume", "--adversarial", "false",
                                    "--total-steps", str(total), "--quiet")
     seqgan, control = nll_curve(seqgan_run), nll_curve(control_run)
     rows = {"Random": seqgan[0], "MLE": seqgan[MLE_EPOCHS], "SeqGAN": seqgan[total], "MLE control": control[total]}

@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import save  # noqa: E402
-from benchmarks.seqgan_oracle import SCHEDULES, flags, rlkit  # noqa: E402
+from benchmarks.common import run_rlkit, save  # noqa: E402
+from benchmarks.seqgan_oracle import SCHEDULES, flags  # noqa: E402
 
 MLE_EPOCHS, ADVERSARIAL_EPOCHS = 50, 50
 METRICS = ("bleu2", "bleu3", "bleu4", "bleu5", "self_bleu3", "grammar_accepted", "nll_gen")
@@ -46,13 +46,13 @@ def main() -> None:
                "seeds": {}}
     for seed in args.seeds:
         seqgan_run, control_run = args.work / f"text-seqgan-s{seed}", args.work / f"text-mle-control-s{seed}"
-        seconds = {"mle": rlkit(*base, "--seed", str(seed), "--total-steps", str(MLE_EPOCHS), "--log-dir", str(seqgan_run),
+        seconds = {"mle": run_rlkit(*base, "--seed", str(seed), "--total-steps", str(MLE_EPOCHS), "--log-dir", str(seqgan_run),
                                 "--overwrite")}
         at_mle = last_metrics(seqgan_run)
         shutil.rmtree(control_run, ignore_errors=True)
         shutil.copytree(seqgan_run, control_run)
-        seconds["seqgan"] = rlkit("train", "seqgan", "--log-dir", str(seqgan_run), "--resume", "--total-steps", str(total), "--quiet")
-        seconds["mle_control"] = rlkit("train", "seqgan", "--log-dir", str(control_run), "--resume", "--adversarial", "false",
+        seconds["seqgan"] = run_rlkit("train", "seqgan", "--log-dir", str(seqgan_run), "--resume", "--total-steps", str(total), "--quiet")
+        seconds["mle_control"] = run_rlkit("train", "seqgan", "--log-dir", str(control_run), "--resume", "--adversarial", "false",
                                        "--total-steps", str(total), "--quiet")
         row = {"after_mle": at_mle, "seqgan": last_metrics(seqgan_run), "mle_control": last_metrics(control_run),
                "seconds": {k: round(v, 1) for k, v in seconds.items()}}

@@ -5,9 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,10 +15,7 @@ from agents.seqgan import Discriminator, Generator, rollout_rewards, trail
 from rlkit.checkpoint import load_checkpoint
 from rlkit.errors import ConfigError, SequenceDataError, TrainingInterrupted
 from rlkit.sequences.oracle import OracleLSTM
-from run_files import csv_rows
-
-ROOT = Path(__file__).resolve().parent.parent
-CLI_ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+from run_files import csv_rows, run_cli
 
 # A small problem every test shares: a seeded oracle over 40 tokens, sequences of 10
 TINY = dict(oracle="seeded", vocab_size=40, seq_len=10, num_real=1000, gen_hidden_dim=16, gen_embedding_dim=16,
@@ -201,11 +195,6 @@ def test_a_run_stopped_in_each_phase_resumes_there_and_ends_as_an_uninterrupted_
 
 
 # --- the CLI and text ----------------------------------------------------------------------------------
-def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "rlkit.cli", *args], env=CLI_ENV, cwd=cwd, capture_output=True,
-                          text=True, timeout=300)
-
-
 @pytest.mark.slow
 def test_cli_trains_on_the_grammar_corpus_resumes_and_samples_text(tmp_path):
     run = tmp_path / "text"
@@ -213,10 +202,10 @@ def test_cli_trains_on_the_grammar_corpus_resumes_and_samples_text(tmp_path):
              "--disc-pretrain-rounds", "1", "--disc-epochs", "1", "--d-steps", "1", "--num-negatives", "500",
              "--disc-filter-sizes", "1,2,3", "--disc-num-filters", "8,8,8", "--num-rollouts", "2",
              "--bleu-samples", "200", "--metrics-interval", "1", "--eval-episodes", "50", "--no-progress"]
-    done = _cli("train", "seqgan", *small, "--adversarial-epochs", "0", "--log-dir", str(run), cwd=tmp_path)
+    done = run_cli("train", "seqgan", *small, "--adversarial-epochs", "0", "--log-dir", str(run), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert load_checkpoint(run)["counters"]["num_steps"] == 2  # mle_epochs + adversarial_epochs
-    resumed = _cli("train", "seqgan", "--log-dir", str(run), "--resume", "--total-steps", "3", "--no-progress", cwd=tmp_path)
+    resumed = run_cli("train", "seqgan", "--log-dir", str(run), "--resume", "--total-steps", "3", "--no-progress", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     row = csv_rows(run)[-1]
     assert row["step"] == "3" and 0 <= float(row["losses/grammar_accepted"]) <= 1
@@ -225,7 +214,7 @@ def test_cli_trains_on_the_grammar_corpus_resumes_and_samples_text(tmp_path):
     assert 0 < summary["eval_mean_return"] <= 1  # BLEU-3 against the held-out sentences
 
     (tmp_path / "grammar").mkdir()  # sampling reads the checkpoint, never the corpus
-    sampled = _cli("sample", str(run), "-n", "4", cwd=tmp_path / "grammar")
+    sampled = run_cli("sample", str(run), "-n", "4", cwd=tmp_path / "grammar")
     assert sampled.returncode == 0, sampled.stderr
     lines = sampled.stdout.splitlines()
     assert len(lines) == 4 and all(word.isalpha() for line in lines for word in line.split())
@@ -237,15 +226,15 @@ def test_cli_on_a_token_file_and_its_bad_input(tmp_path):
     tokens.write_text("\n".join(" ".join(str((i * 7 + j) % 9) for j in range(6)) for i in range(200)) + "\n")
     base = ["train", "seqgan", "--token-file", str(tokens), "--vocab-size", "9", "--seq-len", "6", "--mle-epochs", "1",
             "--adversarial-epochs", "0", "--disc-filter-sizes", "1,2", "--disc-num-filters", "4,4", "--no-progress"]
-    done = _cli(*base, "--log-dir", str(tmp_path / "run"), cwd=tmp_path)
+    done = run_cli(*base, "--log-dir", str(tmp_path / "run"), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    sampled = _cli("sample", str(tmp_path / "run"), "-n", "2", cwd=tmp_path)
+    sampled = run_cli("sample", str(tmp_path / "run"), "-n", "2", cwd=tmp_path)
     assert all(len(line.split()) == 6 for line in sampled.stdout.splitlines())
 
     tokens.write_text("1 2 3\n4 9 1\n")
-    beyond = _cli(*base, "--log-dir", str(tmp_path / "bad"), cwd=tmp_path)
+    beyond = run_cli(*base, "--log-dir", str(tmp_path / "bad"), cwd=tmp_path)
     assert beyond.returncode == 2 and "vocab_size" in beyond.stderr and "Traceback" not in beyond.stderr
-    wide = _cli("train", "seqgan", "--oracle", "seeded", "--seq-len", "8", "--total-steps", "1", cwd=tmp_path)
+    wide = run_cli("train", "seqgan", "--oracle", "seeded", "--seq-len", "8", "--total-steps", "1", cwd=tmp_path)
     assert wide.returncode == 2 and "disc_filter_sizes" in wide.stderr and "Traceback" not in wide.stderr
 
 

@@ -1,7 +1,6 @@
 """The spine: loops an agent names, agents without an env, the Policy, the reward and data seams."""
 import ast
 import json
-import os
 import pickle
 import subprocess
 import sys
@@ -14,22 +13,16 @@ from agents import PPO2
 from rlkit import evaluate
 from rlkit.checkpoint import load_checkpoint
 from rlkit.rollout import RolloutWorker
-from run_files import csv_steps
-
-ROOT = Path(__file__).resolve().parent.parent
-CLI_ENV = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'tests'}"}
+from run_files import CLI_ENV, ROOT, csv_steps, run_cli
 
 
-def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "rlkit.cli", *args], env=CLI_ENV, cwd=cwd, capture_output=True,
-                          text=True, timeout=300)
 
 
 
 @pytest.mark.slow
 def test_a_family_with_its_own_loop_trains_and_resumes_through_the_cli(tmp_path):
     run = tmp_path / "rs"
-    first = _cli("train", "toy_family:RandomSearch", "--env", "CartPole-v1", "--total-steps", "3000",
+    first = run_cli("train", "toy_family:RandomSearch", "--env", "CartPole-v1", "--total-steps", "3000",
                  "--checkpoint-freq", "500", "--eval-episodes", "3", "--log-dir", str(run), "--no-progress", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     saved = load_checkpoint(run)
@@ -37,13 +30,13 @@ def test_a_family_with_its_own_loop_trains_and_resumes_through_the_cli(tmp_path)
     summary = json.loads((run / "summary.json").read_text())
     assert summary["eval_episodes"] == 3
 
-    resumed = _cli("train", "toy_family:RandomSearch", "--log-dir", str(run), "--resume", "--total-steps", "6000",
+    resumed = run_cli("train", "toy_family:RandomSearch", "--log-dir", str(run), "--resume", "--total-steps", "6000",
                    "--eval-episodes", "0", "--no-progress", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     assert load_checkpoint(run)["counters"]["num_steps"] >= 6000
     steps = csv_steps(run)
     assert steps == sorted(set(steps)) and steps[-1] >= 6000  # one row per update, no fold
-    evaluated = _cli("eval", str(run), "--agent", "toy_family:RandomSearch", "--episodes", "2", cwd=tmp_path)
+    evaluated = run_cli("eval", str(run), "--agent", "toy_family:RandomSearch", "--episodes", "2", cwd=tmp_path)
     assert evaluated.returncode == 0 and json.loads(evaluated.stdout)["episodes"] == 2, evaluated.stderr
 
 
@@ -57,11 +50,11 @@ def test_policy_copies_reseed_their_own_stream():
 @pytest.mark.slow
 def test_a_family_without_an_env_trains_without_env_flag_and_evaluates_itself(tmp_path):
     run = tmp_path / "bandit"
-    done = _cli("train", "toy_family:Bandit", "--total-steps", "3200", "--log-dir", str(run), "--no-progress", cwd=tmp_path)
+    done = run_cli("train", "toy_family:Bandit", "--total-steps", "3200", "--log-dir", str(run), "--no-progress", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     summary = json.loads((run / "summary.json").read_text())
     assert summary["env"] is None and summary["eval_mean_return"] == 0.9  # found the best arm
-    again = _cli("train", "toy_family:Bandit", "--log-dir", str(run), "--resume", "--total-steps", "4800",
+    again = run_cli("train", "toy_family:Bandit", "--log-dir", str(run), "--resume", "--total-steps", "4800",
                  "--no-progress", cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     assert load_checkpoint(run)["counters"]["num_steps"] == 4800
@@ -177,5 +170,5 @@ def test_cli_help_list_presets_and_version_start_without_torch_and_unknown_comma
     assert "--clip-range FLOAT ε of the clipped surrogate" in words  # a field's own documentation
     assert "--objective {kl,clip}" in words  # the allowed values
     assert "Adam step size; default (preset): 0.001" in words  # DQN's CartPole preset shown as the defaults
-    wrong = _cli("trian", cwd=tmp_path)
+    wrong = run_cli("trian", cwd=tmp_path)
     assert wrong.returncode == 2 and "did you mean 'train'?" in wrong.stderr
