@@ -102,9 +102,10 @@ def main() -> None:
             runs = []
             for seed in args.seeds:
                 run = args.work / f"{stage}-{env}-s{seed}"
-                flags = {"bc": ["--demo-episodes", "10", "--total-steps", str(BC_STEPS[env]), *BC_EXTRA.get(env, [])],
-                         "dagger": ["--expert", str(expert_run), "--demo-episodes", "2", "--total-steps", str(DAGGER_LABELS[env])],
-                         "gail": ["--demo-episodes", "10"]}[stage]
+                flags = {"bc": lambda: ["--demo-episodes", "10", "--total-steps", str(BC_STEPS[env]), *BC_EXTRA.get(env, [])],
+                         "dagger": lambda: ["--expert", str(expert_run), "--demo-episodes", "2", "--total-steps",
+                                            str(DAGGER_LABELS[env])],
+                         "gail": lambda: ["--demo-episodes", "10"]}[stage]()
                 seconds = run_rlkit("train", stage, "--env", env, "--demos", str(demos), "--seed", str(seed), *flags,
                                 "--log-dir", str(run), "--overwrite", "--quiet")
                 score = (evaluation(run) - row["random_return"]) / (row["expert_return"] - row["random_return"])
