@@ -367,13 +367,11 @@ class SeqGAN(Agent):
         if self.oracle is not None:
             metrics["nll_oracle"] = self.oracle.nll(self.generator.sample(cfg.metric_samples, cfg.seq_len, measure_rng))
         if self.vocab is not None:
-            from rlkit.sequences.bleu import BleuReference, self_bleu
+            from rlkit.sequences.bleu import self_bleu
 
             sentences = self.decode_words(self.generator.sample(cfg.bleu_samples, cfg.seq_len, measure_rng))
-            if self._bleu is None:
-                self._bleu = BleuReference(self.decode_words(torch.from_numpy(self.held_out.sequences)), max_order=5)
             for order in (2, 3, 4, 5):
-                metrics[f"bleu{order}"] = self._bleu.corpus_mean(sentences, order)
+                metrics[f"bleu{order}"] = self.bleu_reference().corpus_mean(sentences, order)
             metrics["self_bleu3"] = self_bleu(sentences, 3, seed=cfg.seed)
             if self.grammar:
                 from rlkit.sequences.grammar import acceptance_rate
@@ -383,6 +381,14 @@ class SeqGAN(Agent):
                 text = "\n\n".join(" ".join(words) for words in sentences[:TEXT_SAMPLES_LOGGED])
                 logger.writer.add_text("samples", text, log_text_at)
         return metrics
+
+    def bleu_reference(self) -> Any:
+        """The held-out sentences as BLEU's reference set (up to 5-grams), indexed once."""
+        if self._bleu is None:
+            from rlkit.sequences.bleu import BleuReference
+
+            self._bleu = BleuReference(self.decode_words(self.held_out.sequences), max_order=5)
+        return self._bleu
 
     def evaluate(self, episodes: int, seed: int) -> tuple[float, float]:
         """The score a run ends with: with an oracle, −NLL_oracle (mean and std over sequences) of
@@ -394,12 +400,8 @@ class SeqGAN(Agent):
                 samples = self.generator.sample(max(episodes, self.config.metric_samples), self.config.seq_len, rng)
                 per_sequence = -self.oracle.token_nll(samples).mean(1)
                 return float(per_sequence.mean()), float(per_sequence.std())
-            from rlkit.sequences.bleu import BleuReference
-
-            if self._bleu is None:
-                self._bleu = BleuReference(self.decode_words(torch.from_numpy(self.held_out.sequences)), max_order=5)
             sentences = self.decode_words(self.generator.sample(max(episodes, self.config.bleu_samples), self.config.seq_len, rng))
-            scores = np.array([self._bleu.sentence_bleu(s, 3) for s in sentences])
+            scores = np.array([self.bleu_reference().sentence_bleu(s, 3) for s in sentences])
             return float(scores.mean()), float(scores.std())
 
     def default_total_steps(self) -> int:

@@ -5,7 +5,6 @@ import contextlib
 import csv
 import io
 import json
-import os
 import math
 import sys
 import threading
@@ -16,6 +15,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from tqdm import tqdm
+
+from rlkit.files import write_text_atomically
 
 # The bar is redrawn by a clock, not by the step counter: a long update, a checkpoint or a
 # 10-minute evaluation of 20 Atari games counts no step, and a bar that waits for one looks hung.
@@ -112,7 +113,7 @@ class Logger:
         writer.writeheader()
         kept_rows = [r for r in rows if int(r["step"]) <= start_step]
         writer.writerows(kept_rows)
-        _write_atomically(self.csv_path, kept.getvalue())
+        write_text_atomically(self.csv_path, kept.getvalue())
         if kept_rows:  # the time column goes on from where the kept part of the run left it
             self.earlier_seconds = float(kept_rows[-1]["time"])
 
@@ -236,7 +237,7 @@ class Logger:
             writer = csv.DictWriter(grown, self._csv_fields)
             writer.writeheader()
             writer.writerows(rows)
-            _write_atomically(self.csv_path, grown.getvalue())
+            write_text_atomically(self.csv_path, grown.getvalue())
         with open(self.csv_path, "a", newline="") as f:
             writer = csv.DictWriter(f, self._csv_fields, extrasaction="ignore")
             if new:
@@ -247,7 +248,7 @@ class Logger:
         if self.log_dir is None:
             return None
         path = self.log_dir / name
-        _write_atomically(path, json.dumps(_strict(data), indent=2, default=float, allow_nan=False) + "\n")
+        write_text_atomically(path, json.dumps(_strict(data), indent=2, default=float, allow_nan=False) + "\n")
         return path
 
     def close(self) -> None:
@@ -266,13 +267,6 @@ class Logger:
         if self.writer is not None:
             self.writer.flush()
             self.writer.close()
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """A temp file beside ``path``, then a rename: a kill leaves the old file or the new one."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def _strict(value: Any) -> Any:

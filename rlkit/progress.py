@@ -48,8 +48,7 @@ class Progress:
         self.next_checkpoint = (step // checkpoint_freq + 1) * checkpoint_freq if checkpoint_freq else math.inf
         self.next_eval = (step // eval_freq + 1) * eval_freq if eval_freq else math.inf
         self.stop_signal: int | None = None  # set by train()'s signal handler
-        self.last_checkpoint_step: int | None = None
-        self._last_checkpoint: tuple[int, int] | None = None
+        self._last_checkpoint: tuple[int, int] | None = None  # (steps, updates) of the last one written
         self.last_evaluation: tuple[int, tuple[float, float]] | None = None  # (step, (mean, std))
 
     # --- what a loop reads -----------------------------------------------------------------------
@@ -134,13 +133,17 @@ class Progress:
                 self.agent.save(self.checkpoint_path)
         except NonFiniteError as exc:
             raise NonFiniteError(f"{exc} {self._last_good()}") from None
-        self.last_checkpoint_step = self.agent.num_steps
         self._last_checkpoint = self._position()
 
     def _position(self) -> tuple[int, int]:
         """Steps and updates: a loop that updates without counting steps (SeqGAN's discriminator
         pre-training between its epochs) still has something new to save."""
         return self.agent.num_steps, getattr(self.agent, "num_updates", 0)
+
+    @property
+    def last_checkpoint_step(self) -> int | None:
+        """The step of the last checkpoint this run wrote; None before the first."""
+        return None if self._last_checkpoint is None else self._last_checkpoint[0]
 
     def _last_good(self) -> str:
         if self.checkpoint_path is None:

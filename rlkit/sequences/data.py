@@ -17,12 +17,12 @@ import os
 import re
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Iterable, Iterator
 
 import numpy as np
 
 from rlkit.errors import ConfigError, SequenceDataError
+from rlkit.files import write_text_atomically
 
 PAD, EOS = "<pad>", "<eos>"  # ids 0 and 1 of every text vocabulary
 PAD_ID, EOS_ID = 0, 1
@@ -275,13 +275,4 @@ class TokenDataset:
 
     def write_token_file(self, path: str | os.PathLike) -> None:
         """One sequence per line, space-separated ids (the original SeqGAN format), written atomically."""
-        path = Path(path)
-        text = "".join(" ".join(map(str, row)) + "\n" for row in self.sequences.tolist())
-        # Write beside the target and rename, so an interrupted write never leaves half a file.
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            temporary.write_text(text, encoding="utf-8")
-            os.replace(temporary, path)
-        except BaseException:
-            temporary.unlink(missing_ok=True)
-            raise
+        write_text_atomically(path, "".join(" ".join(map(str, row)) + "\n" for row in self.sequences.tolist()))
