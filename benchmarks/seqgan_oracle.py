@@ -25,7 +25,7 @@ Schedules (generator settings are the paper's in both):
          NLL_oracle falls for about 30 adversarial epochs and then climbs back as the discriminator
          grows strong (a 100-epoch run on seed 0: 8.852 at 10, 8.768 at 30, 8.860 at 50, 9.046 at
          100; BENCHMARKS.md), so the schedule stops at the bottom of that valley
-Results: benchmarks/results/seqgan_oracle_<schedule>.json and .png.
+Results: benchmarks/results/seqgan_oracle_<schedule>[_s<seed>].json and .png (seed 0 unsuffixed).
 """
 from __future__ import annotations
 
@@ -53,6 +53,10 @@ def flags(settings: dict) -> list[str]:
     return [item for key, value in settings.items() for item in (f"--{key.replace('_', '-')}", str(value))]
 
 
+
+
+def result_name(schedule: str, seed: int) -> str:
+    return f"seqgan_oracle_{schedule}" + (f"_s{seed}" if seed else "")
 
 
 def nll_curve(run: Path) -> dict[int, float]:
@@ -113,7 +117,7 @@ def table(oracle: str, schedule: str, work: Path, seed: int) -> dict:
            "seconds": {k: round(v, 1) for k, v in seconds.items()},
            "seqgan_all_phases_minutes": round((seconds["mle"] + seconds["adversarial"]) / 60, 1),
            "curves": {"seqgan": seqgan, "mle_control": control}}
-    plot(seqgan, control, RESULTS / f"seqgan_oracle_{schedule}.png", schedule)
+    plot(seqgan, control, RESULTS / f"{result_name(schedule, seed)}.png", schedule)
     print(json.dumps({k: v for k, v in out.items() if k != "curves"}, indent=1), flush=True)
     return out
 
@@ -153,7 +157,7 @@ def main() -> None:
         save("seqgan_oracle_cost", results)
     if "table" in args.stages:
         results["table"] = table(args.oracle, args.schedule, args.work, args.seed)
-        save(f"seqgan_oracle_{args.schedule}", results)
+        save(result_name(args.schedule, args.seed), results)
 
 
 if __name__ == "__main__":
