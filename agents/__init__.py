@@ -15,6 +15,7 @@ CATALOG: dict[str, tuple[str, str, str]] = {
     "ppo": ("agents.ppo", "PPO", "PPO with the KL-penalty objective and adaptive beta (Schulman et al. 2017)"),
     "ppo2": ("agents.ppo", "PPO2", "PPO with the clipped surrogate objective"),
     "a2c": ("agents.a2c", "A2C", "synchronous advantage actor-critic, n-step returns or GAE"),
+    "a3c": ("agents.a3c", "A3C", "asynchronous advantage actor-critic: worker processes, Hogwild updates (Mnih et al. 2016)"),
     "reinforce": ("agents.reinforce", "Reinforce", "Monte-Carlo policy gradient with a running-mean or learned baseline"),
     "dqn": ("agents.dqn", "DQN", "deep Q-learning; double, dueling, prioritized, n-step, noisy and C51 switches"),
     "rainbow": ("agents.dqn", "Rainbow", "DQN with all six switches on (Hessel et al. 2018)"),

@@ -52,3 +52,11 @@ class DemonstrationsError(RlkitError, ValueError):
 
 class SequenceDataError(RlkitError, ValueError):
     """Sequence data that cannot be used: an empty or non-integer token file, ids beyond the vocabulary, sequences longer than seq_len, text with no words."""
+
+
+class WorkerError(RlkitError, RuntimeError):
+    """A worker process of an asynchronous agent (A3C) failed or died; ``rank`` names it."""
+
+    def __init__(self, message: str, rank: int):
+        super().__init__(message)
+        self.rank = rank

@@ -1,0 +1,167 @@
+"""A3C: asynchronous advantage actor-critic (Mnih et al. 2016).
+
+    num_workers processes, each with envs of its own (seeded apart) and a local copy θ' of the
+    shared parameters θ. Each worker repeats:
+        θ' ← θ;  n_steps per env with π(·|s; θ');  A2C's n-step actor-critic loss on θ'
+        (entropy bonus, value loss, gradient-norm clip);  θ ← optimiser step with ∇θ'
+    applied to θ in shared memory without locks (Hogwild), the optimiser's statistics shared too.
+
+Each worker's learner is an ``A2C`` whose optimiser applies its gradient to the shared parameters
+(``rlkit.hogwild``); the worker processes, their reports and their failures are
+``rlkit.workers.WorkerPool``'s. The main process alone writes TensorBoard, the progress bar,
+evaluations and checkpoints. Runs are not reproducible step for step (the workers interleave as
+the OS schedules them); a seed fixes the initial weights and every worker's env and action streams.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import torch
+import torch.multiprocessing as mp
+
+from agents.a2c import A2C
+from agents.configs import A2CConfig, A3CConfig
+from rlkit.errors import ConfigError, WorkerError
+from rlkit.hogwild import SharedOptimizerStep, share_optimizer_state
+from rlkit.rollout import RolloutWorker
+from rlkit.utils import usable_cores
+from rlkit.workers import WorkerPool, worker_process
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+
+    from rlkit.progress import Progress
+
+REPORT_SECONDS = 0.25  # a worker sends its steps, episodes and mean losses this often
+
+
+@dataclass
+class WorkerSetup:
+    """What every worker is started with (pickled once per worker; the tensors are shared memory)."""
+
+    env: Any  # an env id or a picklable factory: each worker builds its own envs
+    config: dict[str, Any]  # the A2C settings of each worker's learner
+    param: torch.Tensor  # θ, the shared flat parameters
+    optimizer: tuple[type, dict[str, Any], dict[str, Any]]  # class, settings and shared state of the optimiser
+    steps: Any  # env steps done by each rank (a lock-free shared array; each rank writes only its own slot)
+    start_steps: int  # the run's step count when the workers started (a resumed run's)
+    run_start: int  # the step the learning-rate schedule counts from
+    target: int  # workers stop once start_steps + the steps of all ranks reach this
+    seed: int
+
+
+def a3c_worker(rank: int, generation: int, conn: "Connection", stop: Any, setup: WorkerSetup) -> None:
+    """One worker process: an A2C learner on its own envs, stepping the shared parameters."""
+    with worker_process(conn) as parent_alive:
+        seed = setup.seed + 1000 * (rank + 1) + 100_000 * generation  # a restarted worker plays other episodes
+        learner = A2C(setup.env, **{**setup.config, "seed": seed})
+        learner.optimizer = SharedOptimizerStep(learner.flat.param, setup.param, *setup.optimizer)
+        rollouts = RolloutWorker(learner.envs, learner.policy, seed=seed)
+        buffer = learner.make_rollout_buffer()
+        steps_per_rollout = buffer.n_steps * learner.envs.num_envs
+        span = max(setup.target - setup.run_start, 1)
+        report = _Report(conn)
+        while not stop.is_set() and parent_alive():
+            done = setup.start_steps + sum(setup.steps)
+            if done >= setup.target:
+                break
+            episodes, last_values = rollouts.collect(buffer)
+            setup.steps[rank] += steps_per_rollout
+            out = learner.update(buffer.batch(last_values, rollouts.obs), min((done - setup.run_start) / span, 1.0))
+            report.add(steps_per_rollout, episodes.returns, episodes.lengths, out.metrics)
+        report.send()
+        learner.close()
+
+
+class _Report:
+    """What a worker has done since it last reported; sent every REPORT_SECONDS, not per update
+    (CartPole updates come every few hundred microseconds)."""
+
+    def __init__(self, conn: "Connection"):
+        self.conn = conn
+        self.last = time.monotonic()
+        self._clear()
+
+    def _clear(self) -> None:
+        self.steps, self.updates, self.returns, self.lengths = 0, 0, [], []
+        self.metric_sums: dict[str, float] = {}
+
+    def add(self, steps: int, returns: list[float], lengths: list[int], metrics: dict[str, float]) -> None:
+        self.steps += steps
+        self.updates += 1
+        self.returns += returns
+        self.lengths += lengths
+        for key, value in metrics.items():
+            self.metric_sums[key] = self.metric_sums.get(key, 0.0) + value
+        if time.monotonic() - self.last >= REPORT_SECONDS:
+            self.send()
+
+    def send(self) -> None:
+        if self.steps:
+            metrics = {key: total / self.updates for key, total in self.metric_sums.items()}
+            self.conn.send({"steps": self.steps, "updates": self.updates, "returns": self.returns,
+                            "lengths": self.lengths, "metrics": metrics})
+        self.last = time.monotonic()
+        self._clear()
+
+
+def a3c_loop(agent: "A3C", progress: "Progress") -> None:
+    """Start the workers, turn their reports into progress (steps, episodes, losses, evaluations,
+    checkpoints), stop them when the run is done or asked to stop."""
+    cfg = agent.config
+    if agent.env_spec is None:
+        raise ConfigError("A3C's workers build their own envs, so A3C needs an env id or a picklable env factory, "
+                          "not an Env instance.")
+    num_workers = cfg.num_workers or usable_cores()
+    setup = WorkerSetup(
+        env=agent.env_spec, config=agent.learner_config(),
+        param=agent.flat.param.data,
+        optimizer=(type(agent.optimizer), agent.optimizer.defaults, share_optimizer_state(agent.optimizer)),
+        steps=mp.get_context("spawn").Array("q", num_workers, lock=False),
+        start_steps=agent.num_steps, run_start=progress.run_start, target=progress.target,
+        seed=cfg.seed + agent.num_steps,  # a resumed run's workers play new episodes
+    )
+
+    def describe(rank: int) -> str:
+        return f"A3C worker {rank} (on {agent.env_description()})"
+
+    with WorkerPool(a3c_worker, lambda rank, generation: (setup,), num_workers, describe, cfg.restart_workers) as pool:
+        try:
+            while not progress.done and pool.running:
+                for _, report in pool.poll(timeout=0.5):
+                    progress.advance(report["steps"])
+                    progress.episodes(report["returns"], report["lengths"])
+                    agent.num_updates += report["updates"]
+                    progress.learned(report["metrics"])
+                progress.safe_point()
+        except WorkerError:
+            pool.close()  # the other workers stop before the parameters are saved
+            progress.checkpoint()
+            raise
+    agent.worker_restarts += pool.restarts
+
+
+class A3C(A2C):
+    """Asynchronous advantage actor-critic: ``num_workers`` processes train one network in shared
+    memory. ``agent.act``, evaluation and checkpoints use the shared network."""
+
+    config_class = A3CConfig
+    loop = a3c_loop
+
+    def __init__(self, env: Any, **config: Any):
+        if config.get("device", "auto") == "auto":
+            config["device"] = "cpu"  # shared memory is host memory
+        super().__init__(env, **config)
+        # θ moves to shared memory, where the workers read and step it. The NumPy mirror of the
+        # forward pass points at the memory it left, so it is built again over the shared one.
+        self.flat.param.data.share_memory_()
+        self.policy.rng = self.policy.rng
+        self.worker_restarts = 0
+
+    def learner_config(self) -> dict[str, Any]:
+        """Each worker's ``A2C`` settings: this agent's, on one CPU learner per worker."""
+        names = [f.name for f in dataclasses.fields(A2CConfig)]
+        return {name: getattr(self.config, name) for name in names} | {"device": "cpu"}
