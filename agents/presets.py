@@ -84,6 +84,12 @@ A2C_PRESETS = [
            notes="the zoo uses RMSpropTFLike (ε inside the square root); rlkit uses torch's RMSprop with the same ε"),
 ]
 
+A3C_PRESETS = [
+    Preset("A3C", "rlkit", "CartPole-v1", 500_000, dict(num_workers=2, num_envs=4, ent_coef=0.0, anneal_lr=True),
+           "BENCHMARKS.md, A3C: A2C's zoo settings for CartPole-v1 (8 envs in all, no entropy bonus) as 2 workers "
+           "of 4 envs, with the learning rate decayed to 0", tags=CLASSIC),
+]
+
 REINFORCE_PRESETS = [
     Preset("Reinforce", "rlkit", "CartPole-v1", 300_000, dict(baseline="value"),
            "BENCHMARKS.md, sample efficiency (REINFORCE and A2C): the defaults with a learned baseline", tags=CLASSIC),
@@ -164,5 +170,5 @@ GAIL_PRESETS = [
            "10 epochs of batch 64, lr 3e-4 decayed to 0) with observations and D's rewards normalised", tags=MUJOCO),
 ]
 
-PRESETS: list[Preset] = [*PPO2_PRESETS, *PPO_PRESETS, *A2C_PRESETS, *REINFORCE_PRESETS, *DQN_PRESETS,
+PRESETS: list[Preset] = [*PPO2_PRESETS, *PPO_PRESETS, *A2C_PRESETS, *A3C_PRESETS, *REINFORCE_PRESETS, *DQN_PRESETS,
                          *RAINBOW_PRESETS, *DDPG_PRESETS, *GAIL_PRESETS]
