@@ -166,4 +166,7 @@ def _exit_description(exitcode: int | None) -> str:
         except ValueError:
             name = f"signal {-exitcode}"
         return f"was killed by {name} (exit code {exitcode})"
-    return f"exited with status {exitcode} without reporting an error"
+    # the usual cause: a script that trains at import time, run again by the spawned worker's import of it
+    return (f"exited with status {exitcode} without reporting an error (its output above says why; a script "
+            "that starts training at import needs `if __name__ == \"__main__\":`, since spawned workers import the "
+            "main module)")
