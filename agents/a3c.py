@@ -11,6 +11,8 @@ Each worker's learner is an ``A2C`` whose optimiser applies its gradient to the 
 ``rlkit.workers.WorkerPool``'s. The main process alone writes TensorBoard, the progress bar,
 evaluations and checkpoints. Runs are not reproducible step for step (the workers interleave as
 the OS schedules them); a seed fixes the initial weights and every worker's env and action streams.
+Each worker checks the step target before each rollout without a lock (a worker killed while
+holding one would stall the others), so a run ends up to one rollout per worker past it.
 """
 from __future__ import annotations
 
@@ -141,7 +143,6 @@ def a3c_loop(agent: "A3C", progress: "Progress") -> None:
             pool.close()  # the other workers stop before the parameters are saved
             progress.checkpoint()
             raise
-    agent.worker_restarts += pool.restarts
 
 
 class A3C(A2C):
@@ -159,7 +160,6 @@ class A3C(A2C):
         # forward pass points at the memory it left, so it is built again over the shared one.
         self.flat.param.data.share_memory_()
         self.policy.rng = self.policy.rng
-        self.worker_restarts = 0
 
     def learner_config(self) -> dict[str, Any]:
         """Each worker's ``A2C`` settings: this agent's, on one CPU learner per worker."""

@@ -71,7 +71,6 @@ class WorkerPool:
         self.connections: dict[int, Connection] = {}
         self.generations = [0] * num_workers
         self.finished: set[int] = set()
-        self.restarts = 0
 
     def __enter__(self) -> "WorkerPool":
         for rank in range(len(self.generations)):
@@ -134,7 +133,6 @@ class WorkerPool:
         what = f"{self.describe(rank)} {reason}"
         if self.restart and not self.stop.is_set():
             self.generations[rank] += 1
-            self.restarts += 1
             print(f"{what}; restarting it (restart {self.generations[rank]} of worker {rank}).", file=sys.stderr)
             self._start(rank)
             return

@@ -75,18 +75,19 @@ def test_two_workers_train_one_shared_network_and_resume(tmp_path):
     agent = A3C("CartPole-v1", num_workers=2, num_envs=2, seed=0)
     start = agent.flat.param.detach().clone()
     agent.learn(6000, log_dir=tmp_path / "run", eval_episodes=2, progress=False)
-    assert agent.num_steps == 6000 and agent.num_updates == 6000 // 10  # 2 envs x 5 steps a rollout
+    # up to one rollout (2 envs x 5 steps) per worker past the target: the workers check it without a lock
+    assert 6000 <= agent.num_steps <= 6000 + 2 * 10 and agent.num_updates == agent.num_steps // 10
     assert not torch.equal(agent.flat.param.detach(), start)  # the workers stepped the main process's θ
     steps = csv_steps(tmp_path / "run")
-    assert steps == sorted(steps) and steps[-1] == 6000
+    assert steps == sorted(steps) and steps[-1] == agent.num_steps
     loaded = A3C.load(tmp_path / "run")
     assert torch.equal(loaded.flat.param.detach(), agent.flat.param.detach())
     assert loaded.optimizer.state_dict()["state"][0]["step"] > 0  # the shared statistics were saved
 
     agent.learn(10_000, log_dir=tmp_path / "run", resume=True, eval_episodes=0, progress=False)
-    assert agent.num_steps == 10_000
+    assert 10_000 <= agent.num_steps <= 10_000 + 2 * 10
     steps = csv_steps(tmp_path / "run")
-    assert steps == sorted(steps) and steps[-1] == 10_000
+    assert steps == sorted(steps) and steps[-1] == agent.num_steps
 
 
 @pytest.mark.slow
