@@ -71,8 +71,8 @@ def on_policy_loop(agent: OnPolicyLearner, progress: Progress) -> None:
 
 def make_rollout_worker(agent: OnPolicyLearner, buffer: RolloutBuffer, seed: int) -> RolloutWorker | RayRolloutWorkers:
     """What steps the envs, by ``config.rollout``: a ``RolloutWorker`` over the agent's envs, or
-    ``RayRolloutWorkers`` (Ray actors, each building ``ray_workers``-th of the envs from the env id
-    or factory). Both seed env i with ``seed + i``."""
+    ``RayRolloutWorkers`` (Ray actors, each building num_envs / ray_workers of the envs from the env
+    id or factory). Both seed env i with ``seed + i``."""
     cfg = agent.config
     if getattr(cfg, "rollout", "local") == "local":
         return RolloutWorker(agent.envs, agent.policy, seed=seed)
@@ -80,7 +80,7 @@ def make_rollout_worker(agent: OnPolicyLearner, buffer: RolloutBuffer, seed: int
 
     env_options = dict(backend=cfg.env_backend, vectorization=cfg.vectorization, training=True,
                        atari_protocol=cfg.atari_protocol or None)
-    return RayRolloutWorkers(agent.env_spec, agent.policy, buffer.layout(cfg.num_envs), num_envs=cfg.num_envs,
+    return RayRolloutWorkers(agent.env_spec, agent.policy, buffer, num_envs=cfg.num_envs,
                              num_workers=cfg.ray_workers, seed=seed, env_options=env_options,
                              address=cfg.ray_address, on_restart=agent.start_rollouts)
 

@@ -135,7 +135,8 @@ class RolloutActor:
 
 class RayRolloutWorkers:
     """``RolloutWorker``'s contract over ``num_workers`` Ray actors, each with ``num_envs /
-    num_workers`` envs of ``env`` (an id or a picklable factory).
+    num_workers`` envs of ``env`` (an id or a picklable factory) and a buffer like ``buffer`` (the
+    learner's, which ``collect`` fills) over them.
 
     ``address``: the cluster to join; "" joins ``$RAY_ADDRESS`` when it is set and otherwise starts a
     local cluster (stopped again by ``close``). A Ray session this process had already started is used
@@ -148,7 +149,7 @@ class RayRolloutWorkers:
         self,
         env: Any,
         policy: Policy,
-        layout: dict[str, Any],
+        buffer: RolloutBuffer,
         *,
         num_envs: int,
         num_workers: int,
@@ -177,8 +178,8 @@ class RayRolloutWorkers:
             # this reference keeps it there for the run.
             self.policy_ref = self.ray.put(policy.copy("cpu"))
             self.actors = [
-                actor_class.remote(env, per_actor, env_options, {**layout, "num_envs": per_actor},
-                                   seed + k * per_actor, int(action_seeds[k]))
+                actor_class.remote(env, per_actor, env_options, buffer.layout(per_actor), seed + k * per_actor,
+                                   int(action_seeds[k]))
                 for k in range(num_workers)
             ]
             self.obs = np.concatenate(self._get([a.first_obs.remote() for a in self.actors], timeout=START_TIMEOUT_S))
