@@ -91,6 +91,8 @@ class A3CConfig(A2CConfig):
         check(not (self.normalize_obs or self.normalize_reward),
               "A3C's workers keep no shared running statistics, so normalize_obs and normalize_reward are not "
               "supported; turn them off, or train A2C or PPO2 for normalised observations.")
+        check(self.rollout == "local", "A3C's workers are processes of their own, each stepping its own envs; "
+                                       "rollout='ray' is for PPO, PPO2, A2C, REINFORCE and GAIL: use rollout='local'.")
         check(self.device in ("auto", "cpu"), f"A3C trains on the CPU (Hogwild over shared memory); got device "
                                               f"{self.device!r}: use device='cpu', or A2C/PPO2 for a GPU.")
 

@@ -55,7 +55,7 @@ class SequenceDataError(RlkitError, ValueError):
 
 
 class WorkerError(RlkitError, RuntimeError):
-    """A worker process of an asynchronous agent (A3C) failed or died; ``rank`` names it."""
+    """A worker process of an asynchronous agent (A3C), or a Ray rollout actor, failed or died; ``rank`` names it."""
 
     def __init__(self, message: str, rank: int):
         super().__init__(message)

@@ -1,6 +1,7 @@
 """What the on-policy agents (PPO, A2C, REINFORCE) share: their loop (``on_policy_loop``), an
 ``ActorCritic`` acting through a ``Policy``, the rollout buffer, observation/reward normalisation,
-the reward seam, the optimiser set-up and checkpoint state. Each agent's file holds its ``update``;
+the reward seam, the optimiser set-up and checkpoint state. The loop's rollouts run in this process
+(``RolloutWorker``) or on Ray actors (``rollout="ray"``, rlkit.ray_rollout), with the same contract. Each agent's file holds its ``update``;
 the settings (``OnPolicyConfig`` in rlkit.config, each agent's in agents/configs.py) import no torch.
 """
 from __future__ import annotations
@@ -25,12 +26,14 @@ from rlkit.utils import configure_threads
 
 if TYPE_CHECKING:
     from rlkit.progress import Progress
+    from rlkit.ray_rollout import RayRolloutWorkers
 
 
 class OnPolicyLearner(Protocol):
     """What ``on_policy_loop`` needs from an agent."""
 
     envs: Any
+    env_spec: Any
     policy: Policy
     config: Any
     num_steps: int
@@ -51,16 +54,35 @@ def on_policy_loop(agent: OnPolicyLearner, progress: Progress) -> None:
         warnings.warn(f"{type(agent).__name__} trains on whole rollouts of {rollout} steps (n_steps x num_envs): "
                       f"this run ends at step {end}, not {progress.target}.", stacklevel=4)
     agent.start_rollouts()
-    worker = RolloutWorker(agent.envs, agent.policy, seed=agent.config.seed + agent.num_steps)
     buffer = agent.make_rollout_buffer()
-    while not progress.done:
-        episodes, last_values = worker.collect(buffer)
-        progress.advance(buffer.n_steps * agent.envs.num_envs)
-        progress.episodes(episodes.returns, episodes.lengths)
-        out = agent.update(buffer.batch(last_values, worker.obs), progress.fraction)
-        agent.num_updates += 1
-        progress.learned(out.metrics)
-        progress.safe_point()
+    worker = make_rollout_worker(agent, buffer, seed=agent.config.seed + agent.num_steps)
+    try:
+        while not progress.done:
+            episodes, last_values = worker.collect(buffer)
+            progress.advance(buffer.n_steps * agent.envs.num_envs)
+            progress.episodes(episodes.returns, episodes.lengths)
+            out = agent.update(buffer.batch(last_values, worker.obs), progress.fraction)
+            agent.num_updates += 1
+            progress.learned(out.metrics)
+            progress.safe_point()
+    finally:  # Ray actors are killed however the loop ends (a stop signal, an error)
+        worker.close()
+
+
+def make_rollout_worker(agent: OnPolicyLearner, buffer: RolloutBuffer, seed: int) -> RolloutWorker | RayRolloutWorkers:
+    """What steps the envs, by ``config.rollout``: a ``RolloutWorker`` over the agent's envs, or
+    ``RayRolloutWorkers`` (Ray actors, each building num_envs / ray_workers of the envs from the env
+    id or factory). Both seed env i with ``seed + i``."""
+    cfg = agent.config
+    if getattr(cfg, "rollout", "local") == "local":
+        return RolloutWorker(agent.envs, agent.policy, seed=seed)
+    from rlkit.ray_rollout import RayRolloutWorkers  # Ray is an optional extra: imported only when asked for
+
+    env_options = dict(backend=cfg.env_backend, vectorization=cfg.vectorization, training=True,
+                       atari_protocol=cfg.atari_protocol or None)
+    return RayRolloutWorkers(agent.env_spec, agent.policy, buffer, num_envs=cfg.num_envs,
+                             num_workers=cfg.ray_workers, seed=seed, env_options=env_options,
+                             address=cfg.ray_address, on_restart=agent.start_rollouts)
 
 
 class OnPolicyAgent(EnvAgent):
@@ -79,6 +101,11 @@ class OnPolicyAgent(EnvAgent):
     def __init__(self, env: Any, **config: Any):
         super().__init__(env, **config)
         cfg = self.config
+        if cfg.rollout == "ray" and self.env_spec is None:
+            self.close()
+            raise ConfigError("rollout='ray' builds the envs inside each Ray actor from an env id or a factory; an Env "
+                              "or VectorEnv instance cannot travel to them. Pass an env id or a zero-argument function "
+                              "that builds the env.")
         # threads first: the orthogonal init (a LAPACK QR) rounds differently on different thread
         # counts, and the same seed must give the same weights in a fresh process and in a warm one
         self.threads = configure_threads(cfg.torch_threads, compute_bound=is_image_space(self.observation_space))

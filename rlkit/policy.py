@@ -57,6 +57,15 @@ class Policy:
         self.rng = np.random.default_rng(seed)
         return self
 
+    def copy(self, device: str | torch.device = "cpu") -> "Policy":
+        """An independent copy with its network on ``device`` (each weight once, no gradients): what
+        a Ray actor without the learner's GPU holds. Its random stream is a copy too; reseed it."""
+        state = self.__getstate__()
+        state.update(net=state["net"].to(device), obs_rms=copy.deepcopy(self.obs_rms), _rng=copy.deepcopy(self._rng))
+        clone = Policy.__new__(Policy)
+        clone.__setstate__(state)
+        return clone
+
     @property
     def device(self) -> torch.device:
         return next(self.net.parameters()).device

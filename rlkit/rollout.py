@@ -41,3 +41,6 @@ class RolloutWorker:
             self.resetting = step.terminated | step.truncated
             self.obs = step.obs
         return EpisodeStats(returns, lengths), self.policy.values(self.obs)
+
+    def close(self) -> None:
+        """Nothing to release: the envs are the agent's (``RayRolloutWorkers.close`` kills its actors)."""

@@ -1,7 +1,7 @@
 """RolloutBuffer: T steps from N envs, preallocated NumPy on the CPU where the envs run."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -13,6 +13,10 @@ from rlkit.types import ActOut, RolloutBatch
 def observation_dtype(space: Any) -> type:
     """How buffers store observations: uint8 frames as they are, everything else as float32."""
     return np.uint8 if space.dtype == np.uint8 else np.float32
+
+
+# The [T, N, ...] arrays of a rollout, as RolloutBuffer and RolloutBatch name them.
+ROLLOUT_ARRAYS = ("obs", "actions", "log_probs", "values", "dist_params", "rewards", "terminated", "truncated", "valid")
 
 
 class RolloutBuffer:
@@ -69,6 +73,20 @@ class RolloutBuffer:
     @property
     def full(self) -> bool:
         return self.pos == self.n_steps
+
+    def layout(self, num_envs: int) -> dict[str, Any]:
+        """The arguments that build an empty buffer like this one over ``num_envs`` envs: what a
+        Ray rollout actor allocates for its share of the envs."""
+        return dict(n_steps=self.n_steps, num_envs=num_envs, obs_shape=self.obs.shape[2:], obs_dtype=self.obs.dtype,
+                    action_shape=self.actions.shape[2:], action_dtype=self.actions.dtype,
+                    param_dim=self.dist_params.shape[2])
+
+    def fill(self, parts: Sequence[RolloutBatch]) -> None:
+        """Fill the buffer with rollouts collected elsewhere (Ray actors), each over a slice of the
+        envs: ``parts`` in env order, concatenated along the env axis. ``batch()`` then hands it out."""
+        for name in ROLLOUT_ARRAYS:
+            np.concatenate([getattr(part, name) for part in parts], axis=1, out=getattr(self, name))
+        self.pos = self.n_steps
 
     def batch(self, last_values: np.ndarray, last_obs: np.ndarray) -> RolloutBatch:
         """The rollout, with V and the observation after its last step."""
