@@ -13,6 +13,12 @@ evaluations and checkpoints. Runs are not reproducible step for step (the worker
 the OS schedules them); a seed fixes the initial weights and every worker's env and action streams.
 Each worker checks the step target before each rollout without a lock (a worker killed while
 holding one would stall the others), so a run ends up to one rollout per worker past it.
+
+With ``rollout="ray"`` the workers are Ray actors, on one machine or a cluster (``ray_address``):
+each computes its gradient on the weights it was sent and returns it; the learner applies the
+gradients in the order they arrive, each to the parameters as they are then (stale by the updates
+applied since it was sent, as in Hogwild), and sends that actor the new weights. A killed actor is
+restarted by Ray and its task run again.
 """
 from __future__ import annotations
 
@@ -27,6 +33,7 @@ import torch.multiprocessing as mp
 from agents.a2c import A2C
 from agents.configs import A2CConfig, A3CConfig
 from rlkit.errors import ConfigError, WorkerError
+from rlkit.errors import NonFiniteError
 from rlkit.hogwild import SharedOptimizerStep, share_optimizer_state
 from rlkit.rollout import RolloutWorker
 from rlkit.utils import usable_cores
@@ -117,6 +124,8 @@ def a3c_loop(agent: "A3C", progress: "Progress") -> None:
     if agent.env_spec is None:
         raise ConfigError("A3C's workers build their own envs, so A3C needs an env id or a picklable env factory, "
                           "not an Env instance.")
+    if cfg.rollout == "ray":
+        return a3c_ray_loop(agent, progress)
     num_workers = cfg.num_workers or usable_cores()
     setup = WorkerSetup(
         env=agent.env_spec, config=agent.learner_config(),
@@ -143,6 +152,97 @@ def a3c_loop(agent: "A3C", progress: "Progress") -> None:
             pool.close()  # the other workers stop before the parameters are saved
             progress.checkpoint()
             raise
+
+
+# --- workers as Ray actors -------------------------------------------------------------------------
+class GradientCapture:
+    """A Ray worker's learner's optimiser: ``step()`` keeps the (clipped) gradient for the learner
+    process instead of applying it."""
+
+    def __init__(self, local: torch.Tensor):
+        self.local = local
+        self.param_groups: list[dict[str, Any]] = [{"lr": 0.0}]  # the learner process sets the rate it applies
+        self.grad: Any = None
+
+    def step(self) -> None:
+        self.grad = self.local.grad.numpy().copy()
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Nothing to do: the learner's gradient buffer is replaced at each backward."""
+
+
+class A3CRayWorker:
+    """One Ray actor: an A2C learner on envs of its own that returns gradients."""
+
+    def __init__(self, env: Any, config: dict[str, Any], seed: int):
+        torch.set_num_threads(1)  # the actor's node's cores are shared with the other actors
+        self.learner = A2C(env, **{**config, "seed": seed})
+        self.learner.optimizer = GradientCapture(self.learner.flat.param)
+        self.rollouts = RolloutWorker(self.learner.envs, self.learner.policy, seed=seed)
+        self.buffer = self.learner.make_rollout_buffer()
+
+    def gradient(self, params: Any, fraction: float) -> tuple[Any, int, list[float], list[int], dict[str, float]]:
+        """One rollout with ``params`` and the gradient of A2C's loss on it: (gradient, env steps,
+        finished episodes' returns and lengths, losses)."""
+        with torch.no_grad():
+            self.learner.flat.param.copy_(torch.from_numpy(params))
+        episodes, last_values = self.rollouts.collect(self.buffer)
+        out = self.learner.update(self.buffer.batch(last_values, self.rollouts.obs), fraction)
+        steps = self.buffer.n_steps * self.learner.envs.num_envs
+        return self.learner.optimizer.grad, steps, episodes.returns, episodes.lengths, out.metrics
+
+
+def a3c_ray_loop(agent: "A3C", progress: "Progress") -> None:
+    """A3C with Ray actors as workers: apply each gradient as it arrives, send that actor the new weights."""
+    from rlkit.ray_rollout import MAX_TASK_RETRIES, connect, import_ray
+
+    cfg = agent.config
+    ray = import_ray()
+    num_workers = cfg.num_workers or usable_cores()
+    started = connect(ray, cfg.ray_address, num_workers)
+    actor_class = ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=MAX_TASK_RETRIES)(A3CRayWorker)
+    actors = [actor_class.remote(agent.env_spec, agent.learner_config(), cfg.seed + agent.num_steps + 1000 * (k + 1))
+              for k in range(num_workers)]
+    param = agent.flat.param
+
+    def send(k: int) -> Any:
+        return actors[k].gradient.remote(param.detach().numpy().copy(), progress.fraction)
+
+    try:
+        pending = {send(k): k for k in range(num_workers)}
+        while not progress.done:
+            ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
+            for ref in ready:
+                k = pending.pop(ref)
+                try:
+                    grad, steps, returns, lengths, metrics = ray.get(ref)
+                except ray.exceptions.RayActorError as exc:
+                    progress.checkpoint()
+                    raise WorkerError(f"A3C Ray worker {k} (on {agent.env_description()}) died and its work was not done "
+                                      f"after {MAX_TASK_RETRIES} restarts ({type(exc).__name__}); the last checkpoint is "
+                                      "intact: continue with --resume.", k) from exc
+                grad = torch.from_numpy(grad)
+                if not torch.isfinite(grad).all():
+                    raise NonFiniteError(f"A3C Ray worker {k}'s gradient became non-finite at step {agent.num_steps}; it "
+                                         "was not applied. Lower learning_rate or max_grad_norm.")
+                agent.set_learning_rate(progress.fraction)
+                param.grad.copy_(grad)
+                agent.optimizer.step()
+                progress.advance(steps)
+                progress.episodes(returns, lengths)
+                agent.num_updates += 1
+                progress.learned(metrics)
+                if not progress.done:
+                    pending[send(k)] = k
+            progress.safe_point()
+    finally:
+        for actor in actors:
+            try:
+                ray.kill(actor, no_restart=True)
+            except Exception:  # already gone, or the cluster went away
+                pass
+        if started and ray.is_initialized():
+            ray.shutdown()
 
 
 class A3C(A2C):

@@ -80,7 +80,8 @@ class A3CConfig(A2CConfig):
     """A2C's settings for each worker's n-step update, plus the workers. The A3C paper's choices are
     the defaults where they fit a CPU: one thread per worker, RMSprop with shared statistics."""
 
-    num_workers: int = 0  # worker processes, each with num_envs envs of its own; 0: one per usable core
+    ray_splits_envs: ClassVar[bool] = False  # every worker steps num_envs envs of its own, Ray actor or process
+    num_workers: int = 0  # worker processes (Ray actors with rollout="ray"; ray_workers is not used), each with num_envs envs of its own; 0: one per usable core
     restart_workers: bool = False  # start a worker again when it dies (an env raising, a crash, a kill); false: stop the run with an error naming it
     torch_threads: int = 1  # torch threads of each worker and of the main process (evaluation, checkpoints)
     ent_coef: float = 0.01  # weight of the entropy bonus (the A3C paper's β)
@@ -91,8 +92,6 @@ class A3CConfig(A2CConfig):
         check(not (self.normalize_obs or self.normalize_reward),
               "A3C's workers keep no shared running statistics, so normalize_obs and normalize_reward are not "
               "supported; turn them off, or train A2C or PPO2 for normalised observations.")
-        check(self.rollout == "local", "A3C's workers are processes of their own, each stepping its own envs; "
-                                       "rollout='ray' is for PPO, PPO2, A2C, REINFORCE and GAIL: use rollout='local'.")
         check(self.device in ("auto", "cpu"), f"A3C trains on the CPU (Hogwild over shared memory); got device "
                                               f"{self.device!r}: use device='cpu', or A2C/PPO2 for a GPU.")
 

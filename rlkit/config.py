@@ -82,6 +82,7 @@ class OnPolicyConfig(EnvConfig):
     share_trunk: Optional[bool] = None  # one encoder for actor and critic; none: yes for CNN, no for MLP
     log_std_init: float = 0.0  # initial log std of Gaussian (Box) actions
     numpy_inference: bool = True  # CPU rollouts of small MLP policies run a NumPy copy of the forward pass
+    ray_splits_envs: ClassVar[bool] = True  # rollout="ray" splits num_envs over ray_workers actors (A3C: num_envs per worker)
     rollout: Literal["local", "ray"] = "local"  # who steps the envs: this process, or Ray actors (pip install rlkit[ray])
     ray_workers: int = 2  # rollout="ray": Ray actors, each stepping num_envs / ray_workers of the envs
     ray_address: str = ""  # rollout="ray": the cluster to join (HEAD:6379); "": $RAY_ADDRESS if set, else a local cluster
@@ -94,7 +95,7 @@ class OnPolicyConfig(EnvConfig):
         check_grad_norm(self.max_grad_norm)
         check(len(self.net_arch) >= 1 and all(h >= 1 for h in self.net_arch), f"net_arch needs positive sizes, got {self.net_arch}")
         check(self.ray_workers >= 1, f"ray_workers must be >= 1, got {self.ray_workers}")
-        if self.rollout == "ray":
+        if self.rollout == "ray" and self.ray_splits_envs:
             check(self.num_envs % self.ray_workers == 0,
                   f"num_envs ({self.num_envs}) must divide evenly over ray_workers ({self.ray_workers}): each Ray actor "
                   f"steps num_envs / ray_workers envs; e.g. num_envs={self.ray_workers * max(self.num_envs // self.ray_workers, 1)}")

@@ -4,6 +4,7 @@ on-policy agent, restarts, resume, stops, and the settings' errors.
 One local Ray cluster of 2 CPUs serves the module (started by the fixture, which the agents then
 join and leave running); the CLI test starts its own, through rlkit, in a subprocess.
 """
+import functools
 import importlib.util
 import json
 import signal
@@ -26,6 +27,7 @@ from rlkit.errors import ConfigError, TrainingInterrupted  # noqa: E402
 from rlkit.on_policy import make_rollout_worker  # noqa: E402
 from rlkit.ray_rollout import RayRolloutWorkers  # noqa: E402
 from run_files import CLI_ENV, csv_steps  # noqa: E402
+from faulty_envs import cartpole_that_dies_once  # noqa: E402
 from toy_experts import cartpole_expert  # noqa: E402
 
 QUIET = dict(progress=False, eval_episodes=0)
@@ -160,6 +162,21 @@ def test_a_killed_actor_is_restarted_and_the_learner_goes_on(monkeypatch):
     assert _cpus_free_again()
 
 
+def test_a3c_on_ray_applies_each_workers_gradient_and_outlives_a_crashed_actor(tmp_path):
+    """A3C's workers as Ray actors: one crashes its process at its 200th env step; Ray restarts it,
+    runs its task again, and the run ends with every step counted and the parameters trained."""
+    marker = tmp_path / "crashed"
+    agent = A3C(functools.partial(cartpole_that_dies_once, str(marker)), seed=0, num_workers=2, num_envs=2, rollout="ray")
+    start = agent.flat.param.detach().clone()
+    agent.learn(4000, tmp_path / "run", **QUIET)
+    assert marker.exists()  # the crash happened
+    assert agent.num_steps >= 4000 and agent.num_updates == agent.num_steps // 10  # 2 envs x 5 steps a gradient
+    assert not torch.equal(agent.flat.param.detach(), start) and torch.isfinite(agent.flat.param).all()
+    assert float(agent.optimizer.state_dict()["state"][0]["step"]) == agent.num_updates  # one step per gradient
+    assert csv_steps(tmp_path / "run")[-1] == agent.num_steps
+    assert _cpus_free_again()
+
+
 def test_a_run_on_ray_resumes_from_its_checkpoint(tmp_path):
     run = tmp_path / "r"
     PPO2("CartPole-v1", seed=0, **SMALL).learn(2 * 128, run, **QUIET)
@@ -239,8 +256,7 @@ def test_bad_ray_settings_raise_config_errors(monkeypatch):
         PPO2("CartPole-v1", rollout="threads")
     with pytest.raises(ConfigError, match="Env or VectorEnv instance cannot travel"):
         PPO2(gym.make("CartPole-v1"), rollout="ray", ray_workers=1)
-    with pytest.raises(ConfigError, match="A3C's workers are processes of their own"):
-        A3C("CartPole-v1", rollout="ray", num_envs=2)
+    A3C("CartPole-v1", rollout="ray", num_envs=1).close()  # A3C: num_envs per worker, not split
     PPO2("CartPole-v1", rollout="local", num_envs=3).close()  # ray_workers matters only on Ray
 
     find_spec = importlib.util.find_spec
