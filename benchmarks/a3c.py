@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import RESULTS, random_return, run_rlkit, save  # noqa: E402
+from benchmarks.common import RESULTS, random_return, run_rlkit, save, save_figure  # noqa: E402
 
 CARTPOLE_STEPS, EVAL_EVERY = 500_000, 25_000
 
@@ -126,9 +126,7 @@ def plot_atari(result: dict, path: Path) -> None:
     ax.set_ylabel("episode return (unclipped)")
     ax.set_title(f"A3C, 2 workers, {result['env']}")
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main() -> None:

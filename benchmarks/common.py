@@ -95,6 +95,15 @@ def run_rlkit(*args: str) -> float:
     return time.perf_counter() - start
 
 
+def save_figure(fig, path: Path) -> None:
+    """Lay out, write at 120 dpi and close a matplotlib figure."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def save(name: str, payload: dict) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     payload = {"date": date.today().isoformat(), "machine": machine(), "command": " ".join(sys.argv), **payload}

@@ -39,7 +39,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import RESULTS, run_rlkit, save  # noqa: E402
+from benchmarks.common import RESULTS, run_rlkit, save, save_figure  # noqa: E402
 
 PAPER = {"Random": 10.310, "MLE": 9.038, "SeqGAN": 8.736}
 SCHEDULES = {
@@ -138,9 +138,7 @@ def plot(seqgan: dict[int, float], control: dict[int, float], path: Path, schedu
     ax.set_ylim(8.4, 10.6)
     ax.set_title(f"SeqGAN on the paper's oracle ({schedule} schedule)")
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main() -> None:
