@@ -16,6 +16,7 @@ Stages:
             left out. The figure the issue asks for is the 2-worker / 1-worker ratio.
   atari     A3C with 2 workers of 8 envs (A2C's Atari settings) on ALE/<game>-v5 for --total-steps,
             evaluated (5 episodes) 6 times, beside the random policy's score; a PNG of the curve.
+            --reuse-run reports a finished run of the same budget instead of training again.
 Results: benchmarks/results/a3c_<stage>.json (and a3c_atari_<game>.png).
 """
 from __future__ import annotations
@@ -94,16 +95,19 @@ def scaling(repeats: int, work: Path) -> dict:
     return out
 
 
-def atari(game: str, total_steps: int, work: Path) -> dict:
+def atari(game: str, total_steps: int, work: Path, reuse: bool) -> dict:
     env = f"ALE/{game}-v5"
     run = work / f"a3c-{game.lower()}"
-    seconds = run_rlkit("train", "a3c", "--env", env, "--preset", "none", "--num-workers", "2", "--num-envs", "8",
-                        "--vf-coef", "0.25", "--total-steps", str(total_steps), "--eval-freq", str(total_steps // 6),
-                        "--eval-episodes", "5", "--log-dir", str(run), "--overwrite", "--quiet")
+    summary = run / "summary.json"
+    if not (reuse and summary.exists() and json.loads(summary.read_text())["total_steps"] >= total_steps):
+        run_rlkit("train", "a3c", "--env", env, "--preset", "none", "--num-workers", "2", "--num-envs", "8",
+                  "--vf-coef", "0.25", "--total-steps", str(total_steps), "--eval-freq", str(total_steps // 6),
+                  "--eval-episodes", "5", "--log-dir", str(run), "--overwrite", "--quiet")
+    train_seconds = json.loads(summary.read_text())["train_seconds"]  # the training loop's wall clock, evaluations included
     with open(run / "progress.csv", newline="") as f:
         train_curve = [(int(r["step"]), float(r["episodic_return"])) for r in csv.DictReader(f) if r["episodic_return"] not in ("", "nan")]
     random_score = random_return(env, episodes=10)
-    out = {"env": env, "total_steps": total_steps, "seconds": round(seconds, 1), "steps_per_second": round(steady_rate(run), 1),
+    out = {"env": env, "total_steps": total_steps, "train_seconds": train_seconds, "steps_per_second": round(steady_rate(run), 1),
            "random_return": random_score, "eval_curve": eval_curve(run), "train_curve": train_curve}
     plot_atari(out, RESULTS / f"a3c_atari_{game.lower()}.png")
     print(json.dumps({k: v for k, v in out.items() if k != "train_curve"}), flush=True)
@@ -137,6 +141,7 @@ def main() -> None:
     parser.add_argument("--game", default="Breakout")
     parser.add_argument("--total-steps", type=int, default=600_000)
     parser.add_argument("--work", type=Path, default=Path("runs/a3c"))
+    parser.add_argument("--reuse-run", action="store_true", help="atari: report the finished run in --work, not train again")
     args = parser.parse_args()
     for stage in args.stages:
         if stage == "cartpole":
@@ -144,7 +149,7 @@ def main() -> None:
         elif stage == "scaling":
             result = scaling(args.repeats, args.work)
         else:
-            result = atari(args.game, args.total_steps, args.work)
+            result = atari(args.game, args.total_steps, args.work, args.reuse_run)
         save(f"a3c_{stage}", {stage: result})
 
 

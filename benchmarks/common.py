@@ -116,6 +116,10 @@ def random_return(env_id: str, episodes: int = 100, seed: int = 0) -> float:
     """A uniformly random policy's mean return over ``episodes`` seeded episodes (the 0 of a normalised score)."""
     import gymnasium as gym
 
+    if env_id.startswith("ALE/"):
+        import ale_py
+
+        gym.register_envs(ale_py)  # the ALE namespace exists only once ale-py registers it
     env = gym.make(env_id)
     env.action_space.seed(seed)
     returns = []

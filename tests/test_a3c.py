@@ -92,9 +92,11 @@ def test_two_workers_train_one_shared_network_and_resume(tmp_path):
 
 @pytest.mark.slow
 def test_a3c_learns_cartpole_with_its_preset():
-    """The preset's settings (2 workers of 4 envs), on a shorter budget."""
+    """The preset's settings and budget (2 workers of 4 envs, 500k steps, the learning rate decayed
+    to 0). The workers interleave as the OS schedules them, so no two runs are the same; this
+    budget ended at 500 in every run measured (BENCHMARKS.md), where 150k did not."""
     agent = A3C("CartPole-v1", preset="rlkit", seed=0)
-    agent.learn(150_000, eval_episodes=10, progress=False)
+    agent.learn(500_000, eval_episodes=10, progress=False)
     assert agent.last_summary["eval_mean_return"] >= 475
 
 
