@@ -37,7 +37,7 @@ from rlkit.errors import NonFiniteError
 from rlkit.hogwild import SharedOptimizerStep, share_optimizer_state
 from rlkit.rollout import RolloutWorker
 from rlkit.utils import usable_cores
-from rlkit.workers import WorkerPool, worker_process
+from rlkit.workers import STOP_GRACE_SECONDS, WorkerPool, worker_process
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -80,14 +80,15 @@ def a3c_worker(rank: int, generation: int, conn: "Connection", stop: Any, setup:
             episodes, last_values = rollouts.collect(buffer)
             setup.steps[rank] += steps_per_rollout
             out = learner.update(buffer.batch(last_values, rollouts.obs), min((done - setup.run_start) / span, 1.0))
-            report.add(steps_per_rollout, episodes.returns, episodes.lengths, out.metrics)
+            report.add(episodes.returns, episodes.lengths, out.metrics)
         report.send()
         learner.close()
 
 
 class _Report:
-    """What a worker has done since it last reported; sent every REPORT_SECONDS, not per update
-    (CartPole updates come every few hundred microseconds)."""
+    """What a worker has done since it last reported (updates, finished episodes, mean losses; its
+    env steps go to the shared counters); sent every REPORT_SECONDS, not per update (CartPole
+    updates come every few hundred microseconds)."""
 
     def __init__(self, conn: "Connection"):
         self.conn = conn
@@ -95,11 +96,10 @@ class _Report:
         self._clear()
 
     def _clear(self) -> None:
-        self.steps, self.updates, self.returns, self.lengths = 0, 0, [], []
+        self.updates, self.returns, self.lengths = 0, [], []
         self.metric_sums: dict[str, float] = {}
 
-    def add(self, steps: int, returns: list[float], lengths: list[int], metrics: dict[str, float]) -> None:
-        self.steps += steps
+    def add(self, returns: list[float], lengths: list[int], metrics: dict[str, float]) -> None:
         self.updates += 1
         self.returns += returns
         self.lengths += lengths
@@ -109,10 +109,9 @@ class _Report:
             self.send()
 
     def send(self) -> None:
-        if self.steps:
+        if self.updates:
             metrics = {key: total / self.updates for key, total in self.metric_sums.items()}
-            self.conn.send({"steps": self.steps, "updates": self.updates, "returns": self.returns,
-                            "lengths": self.lengths, "metrics": metrics})
+            self.conn.send({"updates": self.updates, "returns": self.returns, "lengths": self.lengths, "metrics": metrics})
         self.last = time.monotonic()
         self._clear()
 
@@ -141,13 +140,24 @@ def a3c_loop(agent: "A3C", progress: "Progress") -> None:
 
     with WorkerPool(a3c_worker, lambda rank, generation: (setup,), num_workers, describe, cfg.restart_workers) as pool:
         try:
-            while not progress.done and pool.running:
+            stopping_since = None
+            while pool.running:
                 for _, report in pool.poll(timeout=0.5):
-                    progress.advance(report["steps"])
                     progress.episodes(report["returns"], report["lengths"])
                     agent.num_updates += report["updates"]
                     progress.learned(report["metrics"])
-                progress.safe_point()
+                # Steps count from the workers' shared counters, not from their reports: a worker
+                # killed between two reports has still stepped its envs and the shared parameters.
+                steps = setup.start_steps + sum(setup.steps)
+                if steps > agent.num_steps:
+                    progress.advance(steps - agent.num_steps)
+                if progress.done and stopping_since is None:
+                    pool.stop_workers()  # they finish their update and send their last reports
+                    stopping_since = time.monotonic()
+                if stopping_since is not None and time.monotonic() - stopping_since > STOP_GRACE_SECONDS:
+                    break  # leaving the pool kills the ones that did not finish
+                if stopping_since is None:
+                    progress.safe_point()
         except WorkerError:
             pool.close()  # the other workers stop before the parameters are saved
             progress.checkpoint()
@@ -185,7 +195,7 @@ class A3CRayWorker:
         """One rollout with ``params`` and the gradient of A2C's loss on it: (gradient, env steps,
         finished episodes' returns and lengths, losses)."""
         with torch.no_grad():
-            self.learner.flat.param.copy_(torch.from_numpy(params))
+            self.learner.flat.param.copy_(torch.tensor(params))  # Ray hands arrays over read-only: a copy
         episodes, last_values = self.rollouts.collect(self.buffer)
         out = self.learner.update(self.buffer.batch(last_values, self.rollouts.obs), fraction)
         steps = self.buffer.n_steps * self.learner.envs.num_envs
@@ -221,7 +231,7 @@ def a3c_ray_loop(agent: "A3C", progress: "Progress") -> None:
                     raise WorkerError(f"A3C Ray worker {k} (on {agent.env_description()}) died and its work was not done "
                                       f"after {MAX_TASK_RETRIES} restarts ({type(exc).__name__}); the last checkpoint is "
                                       "intact: continue with --resume.", k) from exc
-                grad = torch.from_numpy(grad)
+                grad = torch.tensor(grad)  # Ray hands arrays over read-only: a copy
                 if not torch.isfinite(grad).all():
                     raise NonFiniteError(f"A3C Ray worker {k}'s gradient became non-finite at step {agent.num_steps}; it "
                                          "was not applied. Lower learning_rate or max_grad_norm.")

@@ -101,18 +101,29 @@ class WorkerPool:
         messages: list[tuple[int, dict[str, Any]]] = []
         for conn in wait(list(live), timeout):
             rank = live[conn]
+            ended, failure = False, None
             try:
                 while conn.poll():
                     message = conn.recv()
                     if "error" in message:
-                        self._failed(rank, f"failed: {message['error']}", message.get("traceback"))
+                        failure = (f"failed: {message['error']}", message.get("traceback"))
                         break
                     messages.append((rank, message))
             except (EOFError, OSError):
-                self._ended(rank)
+                ended = True
             except Exception as exc:  # a message cut short by the worker's death does not unpickle
-                self._failed(rank, f"sent a damaged report ({type(exc).__name__}: {exc})")
+                failure = (f"sent a damaged report ({type(exc).__name__}: {exc})", None)
+            # handled outside the reading: _failed may raise, and must not be taken for a read error
+            if failure is not None:
+                self._failed(rank, *failure)
+            elif ended:
+                self._ended(rank)
         return messages
+
+    def stop_workers(self) -> None:
+        """Ask every worker to stop after its current update; ``poll`` goes on reading their last
+        reports until ``running`` is False."""
+        self.stop.set()
 
     def _ended(self, rank: int) -> None:
         process = self.processes[rank]
@@ -131,7 +142,11 @@ class WorkerPool:
             process.join()
         self.connections.pop(rank).close()
         what = f"{self.describe(rank)} {reason}"
-        if self.restart and not self.stop.is_set():
+        if self.stop.is_set():  # the run is ending anyway: say so, and let the others finish
+            print(f"{what} while the workers were stopping.", file=sys.stderr)
+            self.finished.add(rank)
+            return
+        if self.restart:
             self.generations[rank] += 1
             print(f"{what}; restarting it (restart {self.generations[rank]} of worker {rank}).", file=sys.stderr)
             self._start(rank)

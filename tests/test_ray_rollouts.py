@@ -7,10 +7,12 @@ join and leave running); the CLI test starts its own, through rlkit, in a subpro
 import functools
 import importlib.util
 import json
+import os
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -39,7 +41,10 @@ SMALL = dict(ON_RAY, n_steps=32, batch_size=64, n_epochs=1)  # PPO2: 128 steps a
 def ray_cluster():
     sigterm = signal.getsignal(signal.SIGTERM)
     # "local": a cluster of this module's own, never one another process left running on the machine
-    ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="WARNING")
+    # the tests folder on the workers' path too: env factories defined there (faulty_envs) unpickle in the actors
+    tests = Path(__file__).resolve().parent
+    ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="WARNING",
+             runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join([str(tests.parent), str(tests)])}})
     yield
     ray.shutdown()
     signal.signal(signal.SIGTERM, sigterm)  # ray.init replaced it with one that exits at once
