@@ -122,7 +122,7 @@ def plot_atari(result: dict, path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     steps, returns = zip(*result["train_curve"])
-    ax.plot(steps, returns, color="tab:blue", alpha=0.35, linewidth=0.8, label="training episodes (full games)")
+    ax.plot(steps, returns, color="tab:blue", alpha=0.35, linewidth=0.8, label="training episodes, mean of the recent ones (full games)")
     evals = result["eval_curve"]
     ax.plot([e[0] for e in evals], [e[2] for e in evals], "o-", color="tab:blue", label="evaluation (5 episodes)")
     ax.axhline(result["random_return"], color="grey", linestyle=":", label="random policy")
