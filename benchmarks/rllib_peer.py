@@ -405,6 +405,10 @@ def rllib_child(spec: dict) -> dict:
     finally:
         algo.stop()
         ray.shutdown()
+        # outside Tune the Algorithm still makes itself a log folder under ~/ray_results, and writes nothing there
+        logdir = Path(algo.logdir)
+        if logdir.is_dir() and not any(logdir.iterdir()):
+            logdir.rmdir()
     return {"contender": "rllib", **row, "construct_seconds": round(construct, 3), "ray_start_seconds": ray_seconds,
             "parameters": params, "torch_threads": torch.get_num_threads(), "env_runner_torch_threads": threads,
             "checks": checks,
