@@ -95,6 +95,46 @@ def run_rlkit(*args: str) -> float:
     return time.perf_counter() - start
 
 
+def build_peer_venv(venv: Path, constraints: Path, torch_spec: str, package: str, imports: str,
+                    rebuild: bool = False) -> None:
+    """A peer library's venv (one whose pins conflict with rlkit's) from its constraints file;
+    rebuilt when the file changes. torch goes in first (the local CPU wheel); then a dry run of
+    ``package`` must bring no CUDA package and no other torch before it is installed. ``imports``
+    ("torch, imitation") is imported there as the check that it works."""
+    import hashlib
+    import shutil
+
+    python = venv / "bin" / "python"
+    stamp = venv / ".constraints-sha256"
+    digest = hashlib.sha256(constraints.read_bytes()).hexdigest()
+    if not rebuild and python.exists() and stamp.exists() and stamp.read_text().strip() == digest:
+        return
+    print(f"building {venv} from {constraints.name} (a few minutes, under 2 GB) ...", flush=True)
+    start = time.perf_counter()
+    if venv.exists():
+        shutil.rmtree(venv)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pip = [str(python), "-m", "pip", "install", "--no-input", "-c", str(constraints)]
+    subprocess.run([*pip, "--quiet", torch_spec], check=True)
+    plan = subprocess.run([*pip, "--dry-run", "--quiet", "--report", "-", package], check=True,
+                          capture_output=True, text=True)
+    wanted = {item["metadata"]["name"].lower(): item["metadata"]["version"]
+              for item in json.loads(plan.stdout)["install"]}
+    bad = sorted(f"{name}=={version}" for name, version in wanted.items()
+                 if name.startswith(("nvidia-", "cuda-")) or name in ("torch", "triton"))
+    if bad:
+        raise SystemExit(f"the peer venv's install plan would bring {', '.join(bad)}: refusing (CUDA packages are "
+                         f"several GB); fix the pins in {constraints}.")
+    print(f"  install plan: {len(wanted)} packages, no CUDA package, torch kept at the CPU build", flush=True)
+    subprocess.run([*pip, "--quiet", package], check=True)
+    check = subprocess.run([str(python), "-c", f"import {imports}; print(torch.__version__)"],
+                           check=True, capture_output=True, text=True, cwd="/")
+    if not check.stdout.strip().endswith("+cpu"):
+        raise SystemExit(f"the peer venv has torch {check.stdout.strip()}, not the CPU build")
+    stamp.write_text(digest + "\n")
+    print(f"  built in {time.perf_counter() - start:.0f} s", flush=True)
+
+
 def save_figure(fig, path: Path) -> None:
     """Lay out, write at 120 dpi and close a matplotlib figure."""
     import matplotlib.pyplot as plt

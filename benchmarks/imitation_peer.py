@@ -32,10 +32,8 @@ median over the seeds of each seed's median over rounds. Results: benchmarks/res
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -105,37 +103,12 @@ def peer_python() -> Path:
 
 
 def build_peer_venv(rebuild: bool = False) -> None:
-    """benchmarks/.venv-imitation from the constraints file; rebuilt when the file changes. torch
-    goes in first (the local CPU wheel); then a dry run of the rest must bring no CUDA package and
-    no other torch before it is installed."""
-    stamp = PEER_VENV / ".constraints-sha256"
-    digest = hashlib.sha256(CONSTRAINTS.read_bytes()).hexdigest()
-    if not rebuild and peer_python().exists() and stamp.exists() and stamp.read_text().strip() == digest:
-        return
-    print(f"building {PEER_VENV} from {CONSTRAINTS.name} (about 2 minutes, 1.7 GB) ...", flush=True)
-    start = time.perf_counter()
-    if PEER_VENV.exists():
-        shutil.rmtree(PEER_VENV)
-    subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True)
-    pip = [str(peer_python()), "-m", "pip", "install", "--no-input", "-c", str(CONSTRAINTS)]
-    subprocess.run([*pip, "--quiet", TORCH], check=True)
-    plan = subprocess.run([*pip, "--dry-run", "--quiet", "--report", "-", IMITATION], check=True,
-                          capture_output=True, text=True)
-    wanted = {item["metadata"]["name"].lower(): item["metadata"]["version"]
-              for item in json.loads(plan.stdout)["install"]}
-    bad = sorted(f"{name}=={version}" for name, version in wanted.items()
-                 if name.startswith(("nvidia-", "cuda-")) or name in ("torch", "triton"))
-    if bad:
-        raise SystemExit(f"the peer venv's install plan would bring {', '.join(bad)}: refusing (CUDA packages are "
-                         f"several GB); fix the pins in {CONSTRAINTS}.")
-    print(f"  install plan: {len(wanted)} packages, no CUDA package, torch kept at the CPU build", flush=True)
-    subprocess.run([*pip, "--quiet", IMITATION], check=True)
-    check = subprocess.run([str(peer_python()), "-c", "import torch, imitation; print(torch.__version__)"],
-                           check=True, capture_output=True, text=True, cwd="/")
-    if not check.stdout.strip().endswith("+cpu"):
-        raise SystemExit(f"the peer venv has torch {check.stdout.strip()}, not the CPU build")
-    stamp.write_text(digest + "\n")
-    print(f"  built in {time.perf_counter() - start:.0f} s", flush=True)
+    """benchmarks/.venv-imitation from the constraints file (benchmarks.common.build_peer_venv); this side
+    runs in rlkit's Python, the children never build."""
+    sys.path.insert(0, str(HERE.parent))
+    from benchmarks.common import build_peer_venv as build
+
+    build(PEER_VENV, CONSTRAINTS, TORCH, IMITATION, "torch, imitation", rebuild)
 
 
 # --- the peer's child (runs in the peer venv: NumPy, gymnasium 0.29, SB3, imitation; no rlkit) ---
