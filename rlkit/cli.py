@@ -207,14 +207,30 @@ def _eval(argv: list[str]) -> int:
     parser.add_argument("--stochastic", action="store_true", help="sample actions instead of taking the mode")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--agent", help="package.module:ClassName of an agent from outside rlkit's own")
+    parser.add_argument("--video", action="store_true",
+                        help="also record evaluation episodes as a video of the env's frames (MP4; GIF without ffmpeg)")
+    parser.add_argument("--video-episodes", type=int, default=1, help="episodes in the video (default 1)")
+    parser.add_argument("--video-path", help="where to write it (default RUN/videos/eval-seed<seed>.mp4)")
     args = parser.parse_args(argv)
+    if args.video_episodes < 1:
+        raise ConfigError(f"--video-episodes must be >= 1, got {args.video_episodes}.")
     agent = _saved_agent(args.path, args.agent, args.env, args.device)
+    result: dict[str, Any] = {"agent": type(agent).__name__, "env": str(agent.env_spec), "episodes": args.episodes}
     try:
-        mean, std = evaluate(agent, episodes=args.episodes, seed=args.seed, deterministic=not args.stochastic)
+        if args.episodes > 0:
+            mean, std = evaluate(agent, episodes=args.episodes, seed=args.seed, deterministic=not args.stochastic)
+            result.update(mean_return=mean, std_return=std)
+        if args.video:
+            from rlkit.video import record_video
+
+            run = Path(args.path) if Path(args.path).is_dir() else Path(args.path).parent
+            target = Path(args.video_path) if args.video_path else run / "videos" / f"eval-seed{args.seed}.mp4"
+            written, returns = record_video(agent, target, env=args.env, episodes=args.video_episodes,
+                                            seed=args.seed, deterministic=not args.stochastic)
+            result.update(video=str(written), video_returns=returns)
     finally:
         agent.close()
-    print(json.dumps({"agent": type(agent).__name__, "env": str(agent.env_spec), "episodes": args.episodes,
-                      "mean_return": mean, "std_return": std}))
+    print(json.dumps(result))
     return 0
 
 
