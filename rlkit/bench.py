@@ -40,7 +40,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Sequence
 
 from rlkit.env_ids import parse_atari_id
 from rlkit.errors import ConfigError, UnknownEnvError
@@ -911,8 +911,3 @@ def dry_run_lines(plan: BenchPlan) -> list[str]:
                  "file is memory-mapped, so it takes as much page cache as the machine can spare)")
     return lines
 
-
-def iter_run_dirs(bench_dir: str | Path) -> Iterator[Path]:
-    """Run folders under a bench folder: every folder with a config.json or summary.json."""
-    for path in sorted(Path(bench_dir).rglob("config.json")):
-        yield path.parent

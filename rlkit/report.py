@@ -343,6 +343,11 @@ def write_report(bench_dir: str | Path, out: str | Path | None = None, *, reps: 
                  record_videos: bool = False) -> list[Path]:
     """Write ``report.md``, ``report.html`` and their figures into ``out`` (default BENCH_DIR/report);
     returns the pages written."""
+    try:
+        import markdown  # noqa: F401
+        import rliable  # noqa: F401
+    except ImportError as exc:
+        raise ConfigError(f"rlkit report needs rliable and Markdown ({exc}): pip install -e \".[bench]\"") from None
     bench_dir = Path(bench_dir)
     if not bench_dir.is_dir():
         raise ConfigError(f"{bench_dir} is not a folder; pass the --out folder of rlkit bench.")
