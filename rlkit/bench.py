@@ -452,9 +452,12 @@ class RunOutcome:
 def _failure_message(log: Path, code: int) -> str:
     """The error line of a failed run's log (rlkit's typed errors print 'rlkit: error: ...'), else its last line."""
     try:
-        lines = [line.strip() for line in log.read_text(errors="replace").splitlines() if line.strip()]
+        text = log.read_text(errors="replace")
     except OSError:
-        lines = []
+        text = ""
+    # the log keeps every attempt of the run; this one's output follows the last header
+    last_attempt = text[text.rfind("\n=== ") + 1:] if "\n=== " in text else text
+    lines = [line.strip() for line in last_attempt.splitlines()[1:] if line.strip()]
     errors = [line for line in lines if line.startswith("rlkit: error:") or re.match(r"^\w+(Error|Exception)\b", line)]
     last = errors[-1] if errors else (lines[-1] if lines else "no output")
     return f"exit code {code}: {last[:300]}"
