@@ -341,8 +341,8 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 def write_report(bench_dir: str | Path, out: str | Path | None = None, *, reps: int = 50_000, seed: int = 0,
                  record_videos: bool = False) -> list[Path]:
-    """Write ``report.md``, ``report.html`` and their figures into ``out`` (default BENCH_DIR/report);
-    returns the pages written."""
+    """Write the report as a Markdown page and an HTML page, both named ``report``, with their
+    figures, into ``out`` (default BENCH_DIR/report); returns the pages written."""
     try:
         import markdown  # noqa: F401
         import rliable  # noqa: F401
@@ -464,9 +464,8 @@ def write_report(bench_dir: str | Path, out: str | Path | None = None, *, reps: 
         else:
             md += ["No video yet (`rlkit eval RUN --video`, or `rlkit report --record-videos`).", ""]
 
-    md_path = out / "report.md"
+    md_path, html_path = (out / f"report.{suffix}" for suffix in ("md", "html"))
     md_path.write_text("\n".join(md) + "\n")
-    html_path = out / "report.html"
     html_path.write_text(_html(md, videos, out, bench_dir))
     return [md_path, html_path]
 
