@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import html
+import importlib.util
 import json
 import math
 import os
@@ -343,11 +344,9 @@ def write_report(bench_dir: str | Path, out: str | Path | None = None, *, reps: 
                  record_videos: bool = False) -> list[Path]:
     """Write the report as a Markdown page and an HTML page, both named ``report``, with their
     figures, into ``out`` (default BENCH_DIR/report); returns the pages written."""
-    try:
-        import markdown  # noqa: F401
-        import rliable  # noqa: F401
-    except ImportError as exc:
-        raise ConfigError(f"rlkit report needs rliable and Markdown ({exc}): pip install -e \".[bench]\"") from None
+    missing = [name for name in ("rliable", "markdown") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ConfigError(f"rlkit report needs {' and '.join(missing)}, not installed here: pip install -e \".[bench]\"")
     bench_dir = Path(bench_dir)
     if not bench_dir.is_dir():
         raise ConfigError(f"{bench_dir} is not a folder; pass the --out folder of rlkit bench.")

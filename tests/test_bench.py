@@ -173,8 +173,7 @@ def _cartpole_plan(out, total_steps, seeds=(0,), extra=()):
                                                   "--checkpoint-freq", "128", *extra])
 
 
-@pytest.mark.slow
-def test_grid_runs_skips_finished_and_resumes(tmp_path):
+def test_grid_runs_skips_finished_and_resumes(tmp_path):  # ~8 s: three short CartPole runs
     lines = []
     plan = _cartpole_plan(tmp_path, 256)
     (outcome,) = bench.run_grid(plan, say=lines.append)
