@@ -234,4 +234,4 @@ def _make_ale(env: EnvSpec, num_envs: int, training: bool, protocol: str | None)
     return AleVecEnv(envs, life_loss_terminals=training, clip_rewards=training, resume_action=resume)
 
 
-register_env_maker(make_vec_env)  # the core builds its envs through this (rlkit never imports envs)
+register_env_maker(make_vec_env, single=make_env)  # the core builds its envs through this (rlkit never imports envs)

@@ -207,14 +207,30 @@ def _eval(argv: list[str]) -> int:
     parser.add_argument("--stochastic", action="store_true", help="sample actions instead of taking the mode")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--agent", help="package.module:ClassName of an agent from outside rlkit's own")
+    parser.add_argument("--video", action="store_true",
+                        help="also record evaluation episodes as a video of the env's frames (MP4; GIF without ffmpeg)")
+    parser.add_argument("--video-episodes", type=int, default=1, help="episodes in the video (default 1)")
+    parser.add_argument("--video-path", help="where to write it (default RUN/videos/eval-seed<seed>.mp4)")
     args = parser.parse_args(argv)
+    if args.video_episodes < 1:
+        raise ConfigError(f"--video-episodes must be >= 1, got {args.video_episodes}.")
     agent = _saved_agent(args.path, args.agent, args.env, args.device)
+    result: dict[str, Any] = {"agent": type(agent).__name__, "env": str(agent.env_spec), "episodes": args.episodes}
     try:
-        mean, std = evaluate(agent, episodes=args.episodes, seed=args.seed, deterministic=not args.stochastic)
+        if args.episodes > 0:
+            mean, std = evaluate(agent, episodes=args.episodes, seed=args.seed, deterministic=not args.stochastic)
+            result.update(mean_return=mean, std_return=std)
+        if args.video:
+            from rlkit.video import record_video
+
+            run = Path(args.path) if Path(args.path).is_dir() else Path(args.path).parent
+            target = Path(args.video_path) if args.video_path else run / "videos" / f"eval-seed{args.seed}.mp4"
+            written, returns = record_video(agent, target, env=args.env, episodes=args.video_episodes,
+                                            seed=args.seed, deterministic=not args.stochastic)
+            result.update(video=str(written), video_returns=returns)
     finally:
         agent.close()
-    print(json.dumps({"agent": type(agent).__name__, "env": str(agent.env_spec), "episodes": args.episodes,
-                      "mean_return": mean, "std_return": std}))
+    print(json.dumps(result))
     return 0
 
 
@@ -386,6 +402,69 @@ def _plot(argv: list[str]) -> int:
     return 0
 
 
+def _bench(argv: list[str]) -> int:
+    """A grid of agents x games x seeds, each an ordinary run (rlkit/bench.py)."""
+    from rlkit import bench
+
+    extra: list[str] = []
+    if "--" in argv:  # everything after -- goes to every run's `rlkit train`
+        split = argv.index("--")
+        argv, extra = argv[:split], argv[split + 1:]
+    parser = argparse.ArgumentParser(
+        prog="rlkit bench", description="Train a grid of agents x games x seeds, each an ordinary rlkit run in "
+        "OUT/AGENT/GAME/seedK, in subprocesses; finished runs are skipped and interrupted ones resumed, so running the "
+        "same command again continues the grid. Flags after -- go to every run (e.g. -- --num-envs 4).")
+    parser.add_argument("--suite", help=f"a suite of games: {', '.join(bench.available_suites())}, or a .toml file")
+    parser.add_argument("--games", help="games instead of a suite: Pong,Breakout (ALE names) or Gymnasium ids")
+    parser.add_argument("--agents", help="agents, e.g. ppo2,dqn (default: the suite's)")
+    parser.add_argument("--seeds", help="seeds: 0,1,2 or a range 0-4 (default: the suite's, else 0)")
+    parser.add_argument("--total-steps", type=int, help="agent steps per run (Atari frames = 4x); default: each "
+                                                          "agent's preset budget")
+    parser.add_argument("--out", default="runs/bench", help="folder of the grid's runs (default runs/bench)")
+    parser.add_argument("--preset", help="preset of every run (default auto: the agent's atari preset on Atari)")
+    parser.add_argument("--atari-protocol", choices=("v5", "noframeskip"),
+                        help="v5: ALE/<Game>-v5, sticky actions (default); noframeskip: <Game>NoFrameskip-v4, none")
+    parser.add_argument("--eval-episodes", type=int, help="episodes of each run's final evaluation (default 10)")
+    parser.add_argument("--parallel", type=int, default=1,
+                        help="runs at once (default 1); each gets cores // parallel torch threads, at least 1")
+    parser.add_argument("--ray-address", help="run each run as a Ray task on this cluster (HEAD:6379, or 'local'); "
+                                              "--out must be on a file system every node sees")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print the grid, the estimated wall clock and the replay buffers' disk; start nothing")
+    args = parser.parse_args(argv)
+    args.extra = extra
+    plan = bench.plan_from_args(args)
+    if args.dry_run:
+        print("\n".join(bench.dry_run_lines(plan)))
+        return 0
+    outcomes = bench.run_grid(plan, ray_address=args.ray_address)
+    print("\n".join(bench.summary_lines(outcomes)))
+    print(f"report: rlkit report {plan.out}")
+    if any(o.status in ("stopped", "not started") for o in outcomes):
+        return 128 + 15
+    return 1 if any(o.status == "failed" for o in outcomes) else 0
+
+
+def _report(argv: list[str]) -> int:
+    from rlkit.report import write_report
+
+    parser = argparse.ArgumentParser(
+        prog="rlkit report", description="A Markdown and an HTML page for a bench folder: learning curves per game "
+        "(frames on x), final scores, human-normalised scores, IQM / median / mean with stratified-bootstrap 95%% "
+        "confidence intervals and performance profiles (rliable), published scores beside ours, and videos.")
+    parser.add_argument("bench_dir", help="the --out folder of rlkit bench")
+    parser.add_argument("-o", "--out", help="folder of the report (default BENCH_DIR/report)")
+    parser.add_argument("--reps", type=int, default=50_000, help="bootstrap resamples (default 50000, rliable's)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")
+    parser.add_argument("--record-videos", action="store_true",
+                        help="record one evaluation episode per game where none is recorded yet (the best run's)")
+    args = parser.parse_args(argv)
+    written = write_report(args.bench_dir, args.out, reps=args.reps, seed=args.seed, record_videos=args.record_videos)
+    for path in written:
+        print(path)
+    return 0
+
+
 def _list(argv: list[str]) -> int:
     """The agents with what each is; imports no agent (and so no torch)."""
     from agents import CATALOG
@@ -430,13 +509,13 @@ def _presets(argv: list[str]) -> int:
 
 
 COMMANDS = {"train": _train, "eval": _eval, "collect": _collect, "sample": _sample, "plot": _plot, "list": _list,
-            "presets": _presets}
+            "presets": _presets, "bench": _bench, "report": _report}
 
 
 def _usage() -> str:
     from agents import CATALOG
 
-    return ("usage: rlkit {train,eval,collect,sample,plot,list,presets} ... | rlkit --version\n"
+    return ("usage: rlkit {train,eval,collect,sample,plot,bench,report,list,presets} ... | rlkit --version\n"
             "  rlkit train ppo2 --env CartPole-v1 --seed 0 [--total-steps 100000] [--learning-rate 3e-4 ...]\n"
             "  rlkit train ppo2 --help                  every flag of an agent, what it does, its default\n"
             "  rlkit presets [ppo2 [--env CartPole-v1]] tuned settings per agent and env, with their sources\n"
@@ -445,6 +524,8 @@ def _usage() -> str:
             "  rlkit train seqgan --oracle seeded        SeqGAN on an oracle LSTM's sequences (or --text-file FILE)\n"
             "  rlkit sample runs/<name> -n 10           sequences a trained SeqGAN generates\n"
             "  rlkit plot runs/* -o curves.png\n"
+            "  rlkit bench --suite atari5 --agents ppo2,dqn --seeds 0,1 --total-steps 100000 [--dry-run]\n"
+            "  rlkit report runs/bench                  curves, scores, IQM with CIs, videos: Markdown + HTML\n"
             "  rlkit list                               the agents, one line each\n"
             f"agents: {', '.join(CATALOG)}")
 

@@ -14,17 +14,34 @@ from rlkit.errors import ConfigError
 
 DEFAULT_PROVIDER = "envs"
 _maker: Callable[..., Any] | None = None
+_single_maker: Callable[..., Any] | None = None
 
 
-def register_env_maker(maker: Callable[..., Any]) -> None:
+def register_env_maker(maker: Callable[..., Any], single: Callable[..., Any] | None = None) -> None:
     """Install the function that builds vector envs: ``maker(env, num_envs, *, seed, backend,
-    vectorization, training, atari_protocol) -> VecEnv``."""
-    global _maker
+    vectorization, training, atari_protocol) -> VecEnv``, and the one that builds a single
+    ``gymnasium.Env``: ``single(env, *, training, atari_protocol, render_mode)`` (videos render one)."""
+    global _maker, _single_maker
     _maker = maker
+    _single_maker = single
 
 
 def make_vec_env(env: Any, num_envs: int, **options: Any) -> Any:
     """A vector env from the registered maker (``envs.make_vec_env``)."""
+    _load_provider()
+    return _maker(env, num_envs, **options)
+
+
+def make_env(env: Any, **options: Any) -> Any:
+    """One ``gymnasium.Env`` from the registered maker (``envs.make_env``), e.g. with
+    ``render_mode="rgb_array"`` for a video."""
+    _load_provider()
+    if _single_maker is None:
+        raise ConfigError("the registered env maker builds no single envs; pass single= to register_env_maker().")
+    return _single_maker(env, **options)
+
+
+def _load_provider() -> None:
     if _maker is None:
         try:
             importlib.import_module(DEFAULT_PROVIDER)  # registers itself on import
@@ -33,4 +50,3 @@ def make_vec_env(env: Any, num_envs: int, **options: Any) -> Any:
                               "install rlkit with its envs package or call register_env_maker().") from exc
     if _maker is None:
         raise ConfigError(f"{DEFAULT_PROVIDER!r} did not register an env maker; call rlkit.vec_env.register_env_maker().")
-    return _maker(env, num_envs, **options)

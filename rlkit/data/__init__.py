@@ -1,0 +1,2 @@
+"""Data rlkit ships: Atari reference scores, published peer scores, measured steps/s (TOML files,
+each with its source)."""

@@ -1,0 +1,1 @@
+"""Benchmark suites for ``rlkit bench --suite NAME``: one TOML file per suite."""
