@@ -142,15 +142,18 @@ def a3c_loop(agent: "A3C", progress: "Progress") -> None:
         try:
             stopping_since = None
             while pool.running:
-                for _, report in pool.poll(timeout=0.5):
-                    progress.episodes(report["returns"], report["lengths"])
-                    agent.num_updates += report["updates"]
-                    progress.learned(report["metrics"])
+                reports = pool.poll(timeout=0.5)
                 # Steps count from the workers' shared counters, not from their reports: a worker
                 # killed between two reports has still stepped its envs and the shared parameters.
+                # Counted before the reports are logged: a worker's last report comes after its
+                # last steps were counted, so the run's last logged row is at its last step.
                 steps = setup.start_steps + sum(setup.steps)
                 if steps > agent.num_steps:
                     progress.advance(steps - agent.num_steps)
+                for _, report in reports:
+                    progress.episodes(report["returns"], report["lengths"])
+                    agent.num_updates += report["updates"]
+                    progress.learned(report["metrics"])
                 if progress.done and stopping_since is None:
                     pool.stop_workers()  # they finish their update and send their last reports
                     stopping_since = time.monotonic()
