@@ -642,20 +642,12 @@ def _run_on_ray(plan: BenchPlan, todo: list[tuple[BenchRun, bool]], say: Callabl
         import ray
     except ImportError as exc:
         raise ConfigError(f"--ray-address needs Ray ({exc}): pip install rlkit[ray].") from None
-    import logging
+    from rlkit.ray_rollout import init_ray
 
     started_here = not ray.is_initialized()
     if started_here:
-        previous = signal.getsignal(signal.SIGTERM) if threading.current_thread() is threading.main_thread() else None
-        try:  # ray.init replaces the SIGTERM handler with one that exits at once
-            options = {"include_dashboard": False} if ray_address == "local" else {}
-            ray.init(address=ray_address, logging_level=logging.WARNING, **options)
-        except ConnectionError as exc:
-            raise ConfigError(f"cannot join the Ray cluster at {ray_address!r} ({exc}); start it with "
-                              "`ray start --head`, or pass --ray-address local for a cluster on this machine.") from exc
-        finally:
-            if previous is not None:
-                signal.signal(signal.SIGTERM, previous)
+        options = {"include_dashboard": False} if ray_address == "local" else {}
+        init_ray(ray, {"address": ray_address, **options}, "pass --ray-address local for a cluster on this machine")
     task = ray.remote(num_cpus=plan.threads, max_retries=0)(run_training)
     counter = _Counter(len(todo))
     refs = {}

@@ -266,16 +266,21 @@ def connect(ray: Any, address: str, num_workers: int) -> bool:
         # cluster has would wait forever; the learner sleeps while they collect.
         options = {"address": "local", "num_cpus": max(usable_cores(), num_workers * ACTOR_CPUS),
                    "include_dashboard": False}
-    # ray.init installs a SIGTERM handler that exits at once; train() has one that stops at the next
-    # safe point and saves: keep that one.
+    init_ray(ray, options, "leave ray_address and RAY_ADDRESS empty for a local cluster")
+    return True
+
+
+def init_ray(ray: Any, options: dict[str, Any], alternative: str) -> None:
+    """``ray.init(**options)``, keeping this process's SIGTERM handler: ray.init installs one that
+    exits at once, where train()'s stops at the next safe point and saves. A cluster that cannot be
+    joined is a ConfigError that names ``alternative``."""
     main = threading.current_thread() is threading.main_thread()
     previous = signal.getsignal(signal.SIGTERM) if main else None
     try:
         ray.init(**options, logging_level=logging.WARNING)
     except ConnectionError as exc:
-        raise ConfigError(f"cannot join the Ray cluster at {address!r} ({exc}); start it with `ray start --head`, "
-                          "or leave ray_address and RAY_ADDRESS empty for a local cluster.") from exc
+        raise ConfigError(f"cannot join the Ray cluster at {options.get('address')!r} ({exc}); start it with "
+                          f"`ray start --head`, or {alternative}.") from exc
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
-    return True
