@@ -44,6 +44,7 @@ from typing import Any, Callable, Sequence
 
 from rlkit.env_ids import parse_atari_id
 from rlkit.errors import ConfigError, UnknownEnvError
+from rlkit.utils import usable_cores
 
 FRAMES_PER_STEP = 4  # Atari: one agent step is 4 emulator frames (frame skip 4)
 # envs.atari stores 84x84 grayscale uint8 frames; the replay buffer keeps one frame per transition
@@ -339,12 +340,6 @@ def _train_flags(agent: str) -> argparse.ArgumentParser:
 
 def _folder(name: str) -> str:
     return name.replace("/", "-").replace(":", "-")
-
-
-def usable_cores() -> int:
-    """The cores this process may run on (its CPU affinity where the OS reports one). rlkit.utils
-    has the same, but importing it imports torch, which a dry run does not need."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 # --- the state of a run folder ----------------------------------------------------------------------
