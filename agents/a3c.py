@@ -25,15 +25,14 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import torch
 import torch.multiprocessing as mp
 
 from agents.a2c import A2C
 from agents.configs import A2CConfig, A3CConfig
-from rlkit.errors import ConfigError, WorkerError
-from rlkit.errors import NonFiniteError
+from rlkit.errors import ConfigError, NonFiniteError, WorkerError
 from rlkit.hogwild import SharedOptimizerStep, share_optimizer_state
 from rlkit.rollout import RolloutWorker
 from rlkit.utils import usable_cores
@@ -43,6 +42,7 @@ if TYPE_CHECKING:
     from multiprocessing.connection import Connection
 
     from rlkit.progress import Progress
+    from rlkit.types import EpisodeStats
 
 REPORT_SECONDS = 0.25  # a worker sends its steps, episodes and mean losses this often
 
@@ -62,27 +62,48 @@ class WorkerSetup:
     seed: int
 
 
+class WorkerLearner:
+    """A worker's learner, process or Ray actor: an ``A2C`` on envs of its own (its threads from
+    the settings: ``torch_threads``, 1 by default) whose optimiser is ``optimizer(its flat
+    parameters)``, which decides what its gradient does (steps the shared parameters, or is sent
+    to the learner process)."""
+
+    def __init__(self, env: Any, config: dict[str, Any], seed: int, optimizer: Callable[[torch.Tensor], Any]):
+        self.learner = A2C(env, **{**config, "seed": seed})
+        self.learner.optimizer = optimizer(self.learner.flat.param)
+        self.rollouts = RolloutWorker(self.learner.envs, self.learner.policy, seed=seed)
+        self.buffer = self.learner.make_rollout_buffer()
+        self.steps_per_rollout = self.buffer.n_steps * self.learner.envs.num_envs
+        self.last_values: Any = None
+
+    def collect(self) -> "EpisodeStats":
+        """One rollout of ``n_steps`` per env; its finished episodes."""
+        episodes, self.last_values = self.rollouts.collect(self.buffer)
+        return episodes
+
+    def update(self, fraction: float) -> dict[str, float]:
+        """A2C's update on the rollout just collected (``fraction``: of the run done); its losses."""
+        return self.learner.update(self.buffer.batch(self.last_values, self.rollouts.obs), fraction).metrics
+
+
 def a3c_worker(rank: int, generation: int, conn: "Connection", stop: Any, setup: WorkerSetup) -> None:
     """One worker process: an A2C learner on its own envs, stepping the shared parameters."""
     with worker_process(conn) as parent_alive:
         seed = setup.seed + 1000 * (rank + 1) + 100_000 * generation  # a restarted worker plays other episodes
-        learner = A2C(setup.env, **{**setup.config, "seed": seed})
-        learner.optimizer = SharedOptimizerStep(learner.flat.param, setup.param, *setup.optimizer)
-        rollouts = RolloutWorker(learner.envs, learner.policy, seed=seed)
-        buffer = learner.make_rollout_buffer()
-        steps_per_rollout = buffer.n_steps * learner.envs.num_envs
+        worker = WorkerLearner(setup.env, setup.config, seed,
+                               lambda local: SharedOptimizerStep(local, setup.param, *setup.optimizer))
         span = max(setup.target - setup.run_start, 1)
         report = _Report(conn)
         while not stop.is_set() and parent_alive():
             done = setup.start_steps + sum(setup.steps)
             if done >= setup.target:
                 break
-            episodes, last_values = rollouts.collect(buffer)
-            setup.steps[rank] += steps_per_rollout
-            out = learner.update(buffer.batch(last_values, rollouts.obs), min((done - setup.run_start) / span, 1.0))
-            report.add(episodes.returns, episodes.lengths, out.metrics)
+            episodes = worker.collect()
+            setup.steps[rank] += worker.steps_per_rollout
+            metrics = worker.update(min((done - setup.run_start) / span, 1.0))
+            report.add(episodes.returns, episodes.lengths, metrics)
         report.send()
-        learner.close()
+        worker.learner.close()
 
 
 class _Report:
@@ -125,7 +146,7 @@ def a3c_loop(agent: "A3C", progress: "Progress") -> None:
                           "not an Env instance.")
     if cfg.rollout == "ray":
         return a3c_ray_loop(agent, progress)
-    num_workers = cfg.num_workers or usable_cores()
+    num_workers = agent.num_workers
     setup = WorkerSetup(
         env=agent.env_spec, config=agent.learner_config(),
         param=agent.flat.param.data,
@@ -184,34 +205,29 @@ class GradientCapture:
         """Nothing to do: the learner's gradient buffer is replaced at each backward."""
 
 
-class A3CRayWorker:
-    """One Ray actor: an A2C learner on envs of its own that returns gradients."""
+class A3CRayWorker(WorkerLearner):
+    """One Ray actor: a worker learner that returns its gradients."""
 
     def __init__(self, env: Any, config: dict[str, Any], seed: int):
-        torch.set_num_threads(1)  # the actor's node's cores are shared with the other actors
-        self.learner = A2C(env, **{**config, "seed": seed})
-        self.learner.optimizer = GradientCapture(self.learner.flat.param)
-        self.rollouts = RolloutWorker(self.learner.envs, self.learner.policy, seed=seed)
-        self.buffer = self.learner.make_rollout_buffer()
+        super().__init__(env, config, seed, GradientCapture)
 
     def gradient(self, params: Any, fraction: float) -> tuple[Any, int, list[float], list[int], dict[str, float]]:
         """One rollout with ``params`` and the gradient of A2C's loss on it: (gradient, env steps,
         finished episodes' returns and lengths, losses)."""
         with torch.no_grad():
             self.learner.flat.param.copy_(torch.tensor(params))  # Ray hands arrays over read-only: a copy
-        episodes, last_values = self.rollouts.collect(self.buffer)
-        out = self.learner.update(self.buffer.batch(last_values, self.rollouts.obs), fraction)
-        steps = self.buffer.n_steps * self.learner.envs.num_envs
-        return self.learner.optimizer.grad, steps, episodes.returns, episodes.lengths, out.metrics
+        episodes = self.collect()
+        metrics = self.update(fraction)
+        return self.learner.optimizer.grad, self.steps_per_rollout, episodes.returns, episodes.lengths, metrics
 
 
 def a3c_ray_loop(agent: "A3C", progress: "Progress") -> None:
     """A3C with Ray actors as workers: apply each gradient as it arrives, send that actor the new weights."""
-    from rlkit.ray_rollout import MAX_TASK_RETRIES, connect, import_ray
+    from rlkit.ray_rollout import MAX_TASK_RETRIES, connect, import_ray, release_actors
 
     cfg = agent.config
     ray = import_ray()
-    num_workers = cfg.num_workers or usable_cores()
+    num_workers = agent.num_workers
     started = connect(ray, cfg.ray_address, num_workers)
     actor_class = ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=MAX_TASK_RETRIES)(A3CRayWorker)
     actors = [actor_class.remote(agent.env_spec, agent.learner_config(), cfg.seed + agent.num_steps + 1000 * (k + 1))
@@ -249,13 +265,7 @@ def a3c_ray_loop(agent: "A3C", progress: "Progress") -> None:
                     pending[send(k)] = k
             progress.safe_point()
     finally:
-        for actor in actors:
-            try:
-                ray.kill(actor, no_restart=True)
-            except Exception:  # already gone, or the cluster went away
-                pass
-        if started and ray.is_initialized():
-            ray.shutdown()
+        release_actors(ray, actors, started)
 
 
 class A3C(A2C):
@@ -274,7 +284,10 @@ class A3C(A2C):
         self.flat.param.data.share_memory_()
         self.policy.rng = self.policy.rng
 
+    @property
+    def num_workers(self) -> int:
+        return self.config.num_workers or usable_cores()
+
     def learner_config(self) -> dict[str, Any]:
-        """Each worker's ``A2C`` settings: this agent's, on one CPU learner per worker."""
-        names = [f.name for f in dataclasses.fields(A2CConfig)]
-        return {name: getattr(self.config, name) for name in names} | {"device": "cpu"}
+        """Each worker's ``A2C`` settings: this agent's (its device is the CPU: see __init__)."""
+        return {f.name: getattr(self.config, f.name) for f in dataclasses.fields(A2CConfig)}

@@ -233,15 +233,20 @@ class RayRolloutWorkers:
 
     def close(self) -> None:
         """Kill the actors (no restart) and stop the Ray session this object started, if any."""
-        for actor in self.actors:
-            try:
-                self.ray.kill(actor, no_restart=True)
-            except Exception:  # already gone, or the cluster went away: nothing left to stop
-                pass
+        release_actors(self.ray, self.actors, self.started_ray)
         self.actors = []
-        if self.started_ray and self.ray.is_initialized():
-            self.ray.shutdown()
         self.started_ray = False
+
+
+def release_actors(ray: Any, actors: list[Any], started_ray: bool) -> None:
+    """Kill ``actors`` (no restart) and end the Ray session when this process started it."""
+    for actor in actors:
+        try:
+            ray.kill(actor, no_restart=True)
+        except Exception:  # already gone, or the cluster went away: nothing left to stop
+            pass
+    if started_ray and ray.is_initialized():
+        ray.shutdown()
 
 
 def import_ray() -> Any:
